@@ -1,0 +1,45 @@
+//! Items the generated code uses. Not a public API: it changes without notice.
+
+pub use core;
+pub use zerocopy;
+
+pub use crate::wire::varint;
+pub use crate::wire::{DecodeError, DecodeErrorKind, Fingerprint, FromView, Reader, Wire, Writer};
+
+/// `a + b` for optional maximum lengths (`None` = unbounded).
+#[inline]
+pub const fn max_add(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => a.checked_add(b),
+        _ => None,
+    }
+}
+
+/// The larger of two optional maximum lengths (`None` = unbounded).
+#[inline]
+pub const fn max_max(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if a > b { a } else { b }),
+        _ => None,
+    }
+}
+
+/// The smaller of two minimum lengths.
+#[inline]
+pub const fn min_min(a: usize, b: usize) -> usize {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Checks a fieldless enum's index byte.
+#[inline]
+pub fn check_index(index: u8, variants: u8, at: usize) -> Result<(), DecodeError> {
+    if index < variants {
+        Ok(())
+    } else {
+        Err(DecodeError::new(DecodeErrorKind::InvalidTag(index.into()), at))
+    }
+}

@@ -1,0 +1,1 @@
+//! The frame codec (filled in below).

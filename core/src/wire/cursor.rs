@@ -1,0 +1,200 @@
+//! The bounded cursors that encoders write to and decoders read from.
+
+use super::error::{DecodeError, DecodeErrorKind};
+use super::varint::{self, VarintError};
+use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
+
+/// A write cursor over a caller's buffer.
+///
+/// Writes never panic: a write that does not fit is dropped and remembered,
+/// and [`Wire::encode`](crate::Wire::encode) reports it as an error.
+#[derive(Debug)]
+pub struct Writer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    overflow: bool,
+}
+
+impl<'a> Writer<'a> {
+    /// A cursor at the start of `buf`.
+    #[inline]
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, pos: 0, overflow: false }
+    }
+
+    /// Appends `bytes`.
+    #[inline]
+    pub fn put(&mut self, bytes: &[u8]) {
+        let end = self.pos.saturating_add(bytes.len());
+        match self.buf.get_mut(self.pos..end) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.pos = end;
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    /// Appends one byte.
+    #[inline]
+    pub fn put_u8(&mut self, b: u8) {
+        match self.buf.get_mut(self.pos) {
+            Some(dst) => {
+                *dst = b;
+                self.pos = self.pos.saturating_add(1);
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    /// Appends `v` as an LPV.
+    #[inline]
+    pub fn put_varint(&mut self, v: u64) {
+        let (bytes, n) = varint::encode(v);
+        self.put(bytes.get(..n).unwrap_or(&[]));
+    }
+
+    /// Appends a length or count as an LPV.
+    #[inline]
+    pub fn put_len(&mut self, n: usize) {
+        self.put_varint(n as u64);
+    }
+
+    /// Bytes written so far.
+    #[inline]
+    pub fn written(&self) -> usize {
+        self.pos
+    }
+
+    /// True when every write fitted and the buffer is exactly full.
+    #[inline]
+    pub fn is_exactly_full(&self) -> bool {
+        !self.overflow && self.pos == self.buf.len()
+    }
+}
+
+/// A read cursor over an input body that knows each byte's offset, for
+/// error reports.
+#[derive(Clone, Debug)]
+pub struct Reader<'a> {
+    rest: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A cursor at offset 0 of `buf`.
+    #[inline]
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self { rest: buf, pos: 0 }
+    }
+
+    /// The offset of the next byte from the start of the input.
+    #[inline]
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The unread bytes.
+    #[inline]
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// The number of unread bytes.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
+    /// An error of `kind` at the current offset.
+    #[inline]
+    pub fn error(&self, kind: DecodeErrorKind) -> DecodeError {
+        DecodeError::new(kind, self.pos)
+    }
+
+    /// Takes the next `n` bytes.
+    #[inline]
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        match self.rest.split_at_checked(n) {
+            Some((head, rest)) => {
+                self.rest = rest;
+                self.pos = self.pos.saturating_add(n);
+                Ok(head)
+            }
+            None => Err(self.error(DecodeErrorKind::UnexpectedEnd {
+                needed: n.saturating_sub(self.rest.len()),
+            })),
+        }
+    }
+
+    /// Takes the next byte.
+    #[inline]
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        match self.rest.split_first() {
+            Some((&b, rest)) => {
+                self.rest = rest;
+                self.pos = self.pos.saturating_add(1);
+                Ok(b)
+            }
+            None => Err(self.error(DecodeErrorKind::UnexpectedEnd { needed: 1 })),
+        }
+    }
+
+    /// Views the next `size_of::<T>()` bytes as a `T` (a length check and a
+    /// cast; alignment 1 makes every offset valid).
+    #[inline]
+    pub fn fixed<T: FromBytes + KnownLayout + Immutable + Unaligned>(
+        &mut self,
+    ) -> Result<&'a T, DecodeError> {
+        match T::ref_from_prefix(self.rest) {
+            Ok((t, rest)) => {
+                self.rest = rest;
+                self.pos = self.pos.saturating_add(size_of::<T>());
+                Ok(t)
+            }
+            Err(_) => Err(self.error(DecodeErrorKind::UnexpectedEnd {
+                needed: size_of::<T>().saturating_sub(self.rest.len()),
+            })),
+        }
+    }
+
+    /// Reads an LPV.
+    #[inline]
+    pub fn varint(&mut self) -> Result<u64, DecodeError> {
+        match varint::decode(self.rest) {
+            Ok((v, n)) => {
+                self.take(n)?;
+                Ok(v)
+            }
+            Err(VarintError::Incomplete(n)) => Err(self.error(DecodeErrorKind::UnexpectedEnd {
+                needed: n.saturating_sub(self.rest.len()),
+            })),
+            Err(VarintError::NonMinimal) => Err(self.error(DecodeErrorKind::NonMinimalVarint)),
+        }
+    }
+
+    /// Reads an LPV length or count.
+    #[inline]
+    pub fn len(&mut self) -> Result<usize, DecodeError> {
+        let at = self.pos;
+        let v = self.varint()?;
+        usize::try_from(v).map_err(|_| DecodeError::new(DecodeErrorKind::LengthOverflow, at))
+    }
+
+    /// Reads an LPV byte length and takes that many bytes.
+    #[inline]
+    pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = self.len()?;
+        self.take(n)
+    }
+
+    /// Succeeds when every byte was read.
+    #[inline]
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(self.error(DecodeErrorKind::TrailingBytes { count: self.rest.len() }))
+        }
+    }
+}

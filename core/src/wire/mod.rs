@@ -1,0 +1,201 @@
+//! The wire format: the [`Wire`] trait, borrowed views and decoding errors.
+//!
+//! Every wire type has two parts:
+//!
+//! - a **fixed block**, [`Wire::Fixed`]: a `zerocopy` type of alignment 1
+//!   whose size is known at compile time (integers, floats, `bool`, `char`,
+//!   arrays, the fixed blocks of nested structs, fieldless enums). A body's
+//!   fixed block is viewed in place with one length check and a cast;
+//! - a **tail**: the variable-length parts (strings, byte strings, vectors,
+//!   options, data-carrying enums), written after the fixed block in
+//!   declaration order (depth first), each behind an [LPV](varint) length,
+//!   count or tag.
+//!
+//! A body is `fixed block ‖ tail`. Decoding validates both in one forward pass
+//! and yields a [`Wire::View`] that borrows the input; [`FromView`] turns a
+//! view into an owned value. `docs/wire-format.md` in the repository is the
+//! byte-exact specification.
+
+mod cursor;
+mod error;
+mod fingerprint;
+#[cfg(feature = "heapless")]
+mod heapless_impls;
+mod prim;
+mod seq;
+mod text;
+mod wrap;
+
+pub mod varint;
+
+pub use cursor::{Reader, Writer};
+pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use fingerprint::Fingerprint;
+pub use seq::{Seq, SeqIter};
+
+use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
+
+/// A type with a zerowire encoding.
+///
+/// Implement it with `#[derive(Wire)]`; the implementations in this crate cover
+/// the primitive and container types. The methods that take a [`Writer`] or a
+/// [`Reader`] are the building blocks the derive composes; applications use
+/// [`encode`](Wire::encode), [`encoded_len`](Wire::encoded_len),
+/// [`decode_view`](Wire::decode_view) and [`decode`](Wire::decode).
+///
+/// Unsupported types such as `usize`, `isize`, raw pointers and unions do not
+/// implement `Wire`: their size or meaning differs between the two ends.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a zerowire wire type",
+    label = "`{Self}` does not implement `Wire`",
+    note = "derive it with `#[derive(zerowire::Wire)]`, or use a supported type: fixed-width integers (not `usize`/`isize`), f32/f64, bool, char, arrays, `String`/`&str`, `Vec<T>`/`&[u8]`, `Option<T>`"
+)]
+pub trait Wire {
+    /// The layout of this type's fixed block: alignment 1, every bit pattern
+    /// readable (values that need checking, such as `bool`, are checked by
+    /// [`decode_tail`](Wire::decode_tail)).
+    type Fixed: FromBytes + KnownLayout + Immutable + Unaligned + 'static;
+    /// What decoding the tail yields: slices of the input and counts, `()`
+    /// for types without a tail.
+    type Tail<'a>: Copy;
+    /// The borrowed view of a decoded value; it borrows the input buffer.
+    type View<'a>;
+
+    /// Size of the fixed block in bytes.
+    const FIXED_LEN: usize = size_of::<Self::Fixed>();
+    /// Whether any value of this type writes bytes after its fixed block.
+    const HAS_TAIL: bool;
+    /// Whether the fixed block has byte patterns that must be rejected
+    /// (`bool`, `char`, fieldless enums, or types containing them).
+    const CHECKS_FIXED: bool;
+    /// The smallest encoded length of any value.
+    const MIN_LEN: usize;
+    /// The largest encoded length of any value, `None` if unbounded.
+    const MAX_LEN: Option<usize>;
+    /// The compile-time schema fingerprint: FNV-1a over the type's structure
+    /// (field names and order, field types, variant names), not its name.
+    const FINGERPRINT: u64;
+    /// The largest encoded length, for sizing buffers at compile time.
+    ///
+    /// Using it on an unbounded type (one with a `String`, `Vec`, …) is a
+    /// compile-time error.
+    #[allow(clippy::panic)]
+    const MAX_ENCODED_LEN: usize = match Self::MAX_LEN {
+        Some(n) => n,
+        None => panic!("this wire type is unbounded: it has no MAX_ENCODED_LEN (use heapless::String/Vec or arrays for a bounded type)"),
+    };
+
+    /// Writes exactly [`FIXED_LEN`](Wire::FIXED_LEN) bytes of the fixed block.
+    fn encode_fixed(&self, w: &mut Writer<'_>);
+    /// The number of tail bytes [`encode_tail`](Wire::encode_tail) writes.
+    fn tail_len(&self) -> usize;
+    /// Writes the tail.
+    fn encode_tail(&self, w: &mut Writer<'_>);
+    /// Checks `fixed` (found at body offset `at`) and reads this value's tail
+    /// from `r`.
+    fn decode_tail<'a>(
+        fixed: &'a Self::Fixed,
+        at: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<Self::Tail<'a>, DecodeError>;
+    /// Builds the view from a checked fixed block and its decoded tail.
+    fn view<'a>(fixed: &'a Self::Fixed, tail: Self::Tail<'a>) -> Self::View<'a>;
+
+    /// Writes a run of values, each as fixed block ‖ tail (a `Vec`'s items).
+    ///
+    /// Scalars override this with one copy on little-endian machines.
+    #[inline]
+    fn encode_items(items: &[Self], w: &mut Writer<'_>)
+    where
+        Self: Sized,
+    {
+        for item in items {
+            item.encode_fixed(w);
+            item.encode_tail(w);
+        }
+    }
+
+    /// The exact number of bytes [`encode`](Wire::encode) writes.
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        Self::FIXED_LEN.saturating_add(self.tail_len())
+    }
+
+    /// Encodes into the front of `buf` without allocating and returns the
+    /// number of bytes written.
+    #[inline]
+    fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let len = self.encoded_len();
+        let available = buf.len();
+        let out = buf
+            .get_mut(..len)
+            .ok_or(EncodeError::BufferTooSmall { needed: len, available })?;
+        let (fixed, tail) = out
+            .split_at_mut_checked(Self::FIXED_LEN)
+            .ok_or(EncodeError::LengthMismatch)?;
+        let mut fw = Writer::new(fixed);
+        self.encode_fixed(&mut fw);
+        let mut tw = Writer::new(tail);
+        self.encode_tail(&mut tw);
+        if fw.is_exactly_full() && tw.is_exactly_full() {
+            Ok(len)
+        } else {
+            Err(EncodeError::LengthMismatch)
+        }
+    }
+
+    /// Encodes into a new `Vec`.
+    #[cfg(feature = "alloc")]
+    fn encode_to_vec(&self) -> alloc::vec::Vec<u8> {
+        let mut v = alloc::vec![0u8; self.encoded_len()];
+        // The buffer has exactly `encoded_len()` bytes, so only a `Wire`
+        // impl whose `tail_len` disagrees with `encode_tail` can fail here.
+        match self.encode(&mut v) {
+            Ok(n) => v.truncate(n),
+            Err(_) => v.clear(),
+        }
+        v
+    }
+
+    /// Validates a whole body and returns its borrowed view.
+    ///
+    /// Never panics, never allocates, and rejects trailing bytes.
+    #[inline]
+    fn decode_view(bytes: &[u8]) -> Result<Self::View<'_>, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let fixed = r.fixed::<Self::Fixed>()?;
+        let tail = Self::decode_tail(fixed, 0, &mut r)?;
+        r.finish()?;
+        Ok(Self::view(fixed, tail))
+    }
+
+    /// Validates a whole body and converts it into an owned value.
+    #[inline]
+    fn decode<'a>(bytes: &'a [u8]) -> Result<Self, DecodeError>
+    where
+        Self: FromView<'a>,
+    {
+        Self::decode_view(bytes).map(Self::from_view)
+    }
+}
+
+/// Conversion from a validated view to a value, which may borrow from the
+/// input (`&'de str`) or own its data (`String`).
+pub trait FromView<'de>: Wire + Sized {
+    /// Builds the value. Allocates only for heap-backed fields, and only for
+    /// items the view already holds.
+    fn from_view(view: Self::View<'de>) -> Self;
+}
+
+/// Views a fixed block that was already checked, for a type without a tail
+/// (array items).
+#[inline]
+#[allow(clippy::expect_used)]
+pub(crate) fn checked_fixed_view<T: Wire>(fixed: &T::Fixed) -> T::View<'_> {
+    let mut r = Reader::new(&[]);
+    // Invariant, checked locally: callers pass a fixed block that the same
+    // `decode_tail` accepted while the array was validated, and types with a
+    // tail are rejected at compile time for arrays, so this cannot fail.
+    let tail = T::decode_tail(fixed, 0, &mut r).expect("fixed block was validated");
+    T::view(fixed, tail)
+}

@@ -1,0 +1,401 @@
+//! Sequences: `Vec<T>`, `&[u8]`, `bytes::Bytes`, arrays, and the [`Seq`] view.
+
+use core::marker::PhantomData;
+
+use super::error::{DecodeError, DecodeErrorKind};
+use super::{varint, Fingerprint, FromView, Reader, Wire, Writer};
+use zerocopy::FromBytes;
+
+/// Marker for scalar types (integers, floats), whose sequences view as a
+/// plain slice of their little-endian wire form.
+pub trait Scalar: Wire {}
+
+/// A validated, borrowed sequence of `T` (the view of `Vec<T>` and
+/// `heapless::Vec<T, N>`).
+///
+/// For items without a tail it is a zero-copy slice of fixed blocks
+/// ([`as_slice`](Seq::as_slice) for scalars, [`fixed_slice`](Seq::fixed_slice)
+/// in general) with O(1) [`get`](Seq::get); items with a tail are visited in
+/// order by [`iter`](Seq::iter).
+pub struct Seq<'a, T: ?Sized> {
+    bytes: &'a [u8],
+    len: usize,
+    _item: PhantomData<fn() -> T>,
+}
+
+impl<T: ?Sized> Clone for Seq<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: ?Sized> Copy for Seq<'_, T> {}
+
+impl<'a, T: Wire> Seq<'a, T> {
+    /// The number of items.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are no items.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The encoded items (without the count), as they are in the input.
+    #[inline]
+    pub fn raw_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The items' fixed blocks as one slice; `None` when items have a tail.
+    #[inline]
+    pub fn fixed_slice(&self) -> Option<&'a [T::Fixed]> {
+        if T::HAS_TAIL {
+            return None;
+        }
+        <[T::Fixed]>::ref_from_bytes_with_elems(self.bytes, self.len).ok()
+    }
+
+    /// The item at `index`: O(1) for items without a tail, O(index) otherwise.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<T::View<'a>> {
+        if T::HAS_TAIL {
+            return self.iter().nth(index);
+        }
+        let fixed = self.fixed_slice()?.get(index)?;
+        let mut r = Reader::new(&[]);
+        let tail = T::decode_tail(fixed, 0, &mut r).ok()?;
+        Some(T::view(fixed, tail))
+    }
+
+    /// Iterates over the items' views.
+    #[inline]
+    pub fn iter(&self) -> SeqIter<'a, T> {
+        SeqIter { r: Reader::new(self.bytes), left: self.len, _item: PhantomData }
+    }
+}
+
+impl<'a, T: Scalar> Seq<'a, T> {
+    /// The items as a slice of their little-endian wire form
+    /// (`&[U32]` for `u32`, `&[u8]` for `u8`), without a copy.
+    #[inline]
+    pub fn as_slice(&self) -> &'a [T::Fixed] {
+        self.fixed_slice().unwrap_or(&[])
+    }
+}
+
+impl<'a, T: Wire> IntoIterator for Seq<'a, T> {
+    type Item = T::View<'a>;
+    type IntoIter = SeqIter<'a, T>;
+    fn into_iter(self) -> SeqIter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<'a, T: Wire> core::fmt::Debug for Seq<'a, T>
+where
+    T::View<'a>: core::fmt::Debug,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Iterator over a [`Seq`]'s item views.
+pub struct SeqIter<'a, T: ?Sized> {
+    r: Reader<'a>,
+    left: usize,
+    _item: PhantomData<fn() -> T>,
+}
+
+impl<'a, T: Wire> Iterator for SeqIter<'a, T> {
+    type Item = T::View<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<T::View<'a>> {
+        self.left = self.left.checked_sub(1)?;
+        // The sequence was validated when it was decoded; a failure here is
+        // impossible and ends the iteration rather than panicking.
+        let fixed = self.r.fixed::<T::Fixed>().ok()?;
+        let at = self.r.pos();
+        let tail = T::decode_tail(fixed, at, &mut self.r).ok()?;
+        Some(T::view(fixed, tail))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T: Wire> ExactSizeIterator for SeqIter<'_, T> {}
+
+/// Validates `count` items of `T` from `r` and returns them as a [`Seq`].
+#[inline]
+pub(crate) fn decode_seq<'a, T: Wire>(
+    count: usize,
+    r: &mut Reader<'a>,
+) -> Result<Seq<'a, T>, DecodeError> {
+    const {
+        assert!(
+            T::MIN_LEN > 0,
+            "sequences of zero-sized wire types are not supported"
+        )
+    };
+    let start = r.rest();
+    let at = r.pos();
+    if !T::HAS_TAIL {
+        let size = count
+            .checked_mul(T::FIXED_LEN)
+            .ok_or(r.error(DecodeErrorKind::LengthOverflow))?;
+        let bytes = r.take(size)?;
+        if T::CHECKS_FIXED {
+            let items = <[T::Fixed]>::ref_from_bytes_with_elems(bytes, count)
+                .map_err(|_| DecodeError::new(DecodeErrorKind::LengthOverflow, at))?;
+            let mut empty = Reader::new(&[]);
+            let mut item_at = at;
+            for item in items {
+                T::decode_tail(item, item_at, &mut empty)?;
+                item_at = item_at.saturating_add(T::FIXED_LEN);
+            }
+        }
+        return Ok(Seq { bytes, len: count, _item: PhantomData });
+    }
+    // Every item takes at least MIN_LEN bytes: reject impossible counts before
+    // looping, so a hostile count costs nothing.
+    match count.checked_mul(T::MIN_LEN) {
+        Some(min) if min <= r.remaining() => {}
+        _ => {
+            return Err(r.error(DecodeErrorKind::UnexpectedEnd {
+                needed: count.saturating_mul(T::MIN_LEN).saturating_sub(r.remaining()),
+            }))
+        }
+    }
+    for _ in 0..count {
+        let fixed = r.fixed::<T::Fixed>()?;
+        let fixed_at = r.pos().saturating_sub(T::FIXED_LEN);
+        T::decode_tail(fixed, fixed_at, r)?;
+    }
+    let used = start.len().saturating_sub(r.remaining());
+    let bytes = start.get(..used).unwrap_or(&[]);
+    Ok(Seq { bytes, len: count, _item: PhantomData })
+}
+
+/// Encoded length of a counted run of items.
+#[inline]
+pub(crate) fn items_len<T: Wire>(items: &[T]) -> usize {
+    let body = if T::HAS_TAIL {
+        items.iter().fold(0usize, |n, i| n.saturating_add(i.encoded_len()))
+    } else {
+        items.len().saturating_mul(T::FIXED_LEN)
+    };
+    varint::len_usize(items.len()).saturating_add(body)
+}
+
+/// The fingerprint shared by every sequence of `T` (`Vec`, `heapless::Vec`).
+pub(crate) const fn seq_fingerprint<T: Wire>() -> u64 {
+    Fingerprint::new("seq").u64(T::FINGERPRINT).finish()
+}
+
+/// The fingerprint shared by every byte string (`&[u8]`, `Bytes`).
+pub(crate) const BYTES_FINGERPRINT: u64 = Fingerprint::new("seq").u64(<u8 as Wire>::FINGERPRINT).finish();
+
+/// Implements `Wire` for a sequence container; `$items` turns `&Self` into
+/// `&[T]`.
+macro_rules! seq_wire_body {
+    ($t:ty, $max:expr) => {
+        type Fixed = [u8; 0];
+        type Tail<'a> = $crate::wire::Seq<'a, $t>;
+        type View<'a> = $crate::wire::Seq<'a, $t>;
+        const HAS_TAIL: bool = true;
+        const CHECKS_FIXED: bool = false;
+        const MIN_LEN: usize = 1;
+        const MAX_LEN: Option<usize> = $max;
+        const FINGERPRINT: u64 = $crate::wire::seq::seq_fingerprint::<$t>();
+
+        #[inline]
+        fn encode_fixed(&self, _: &mut $crate::wire::Writer<'_>) {}
+        #[inline]
+        fn tail_len(&self) -> usize {
+            $crate::wire::seq::items_len::<$t>(self)
+        }
+        #[inline]
+        fn encode_tail(&self, w: &mut $crate::wire::Writer<'_>) {
+            w.put_len(self.len());
+            <$t as $crate::wire::Wire>::encode_items(self, w);
+        }
+        #[inline]
+        fn view<'a>(_: &'a [u8; 0], tail: Self::Tail<'a>) -> Self::View<'a> {
+            tail
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use seq_wire_body;
+
+#[cfg(feature = "alloc")]
+impl<T: Wire> Wire for alloc::vec::Vec<T> {
+    seq_wire_body!(T, None);
+
+    #[inline]
+    fn decode_tail<'a>(
+        _: &'a [u8; 0],
+        _: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<Seq<'a, T>, DecodeError> {
+        let count = r.len()?;
+        decode_seq(count, r)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<'de, T: FromView<'de>> FromView<'de> for alloc::vec::Vec<T> {
+    #[inline]
+    fn from_view(view: Seq<'de, T>) -> Self {
+        // Capacity is the count of items already validated in the input.
+        let mut v = alloc::vec::Vec::with_capacity(view.len());
+        v.extend(view.iter().map(T::from_view));
+        v
+    }
+}
+
+/// Borrowed byte strings: `LPV length ‖ bytes`.
+impl<'b> Wire for &'b [u8] {
+    type Fixed = [u8; 0];
+    type Tail<'a> = &'a [u8];
+    type View<'a> = &'a [u8];
+    const HAS_TAIL: bool = true;
+    const CHECKS_FIXED: bool = false;
+    const MIN_LEN: usize = 1;
+    const MAX_LEN: Option<usize> = None;
+    const FINGERPRINT: u64 = BYTES_FINGERPRINT;
+
+    #[inline]
+    fn encode_fixed(&self, _: &mut Writer<'_>) {}
+    #[inline]
+    fn tail_len(&self) -> usize {
+        varint::len_usize(self.len()).saturating_add(self.len())
+    }
+    #[inline]
+    fn encode_tail(&self, w: &mut Writer<'_>) {
+        w.put_len(self.len());
+        w.put(self);
+    }
+    #[inline]
+    fn decode_tail<'a>(_: &'a [u8; 0], _: usize, r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError> {
+        r.bytes()
+    }
+    #[inline]
+    fn view<'a>(_: &'a [u8; 0], tail: &'a [u8]) -> &'a [u8] {
+        tail
+    }
+}
+
+impl<'de: 'b, 'b> FromView<'de> for &'b [u8] {
+    #[inline]
+    fn from_view(view: &'de [u8]) -> Self {
+        view
+    }
+}
+
+/// `bytes::Bytes`: encoded like `&[u8]`.
+#[cfg(feature = "bytes")]
+impl Wire for bytes::Bytes {
+    type Fixed = [u8; 0];
+    type Tail<'a> = &'a [u8];
+    type View<'a> = &'a [u8];
+    const HAS_TAIL: bool = true;
+    const CHECKS_FIXED: bool = false;
+    const MIN_LEN: usize = 1;
+    const MAX_LEN: Option<usize> = None;
+    const FINGERPRINT: u64 = BYTES_FINGERPRINT;
+
+    #[inline]
+    fn encode_fixed(&self, _: &mut Writer<'_>) {}
+    #[inline]
+    fn tail_len(&self) -> usize {
+        varint::len_usize(self.len()).saturating_add(self.len())
+    }
+    #[inline]
+    fn encode_tail(&self, w: &mut Writer<'_>) {
+        w.put_len(self.len());
+        w.put(self);
+    }
+    #[inline]
+    fn decode_tail<'a>(_: &'a [u8; 0], _: usize, r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError> {
+        r.bytes()
+    }
+    #[inline]
+    fn view<'a>(_: &'a [u8; 0], tail: &'a [u8]) -> &'a [u8] {
+        tail
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl FromView<'_> for bytes::Bytes {
+    #[inline]
+    fn from_view(view: &[u8]) -> Self {
+        bytes::Bytes::copy_from_slice(view)
+    }
+}
+
+/// Arrays of items without a tail live in the fixed block.
+impl<T: Wire, const N: usize> Wire for [T; N] {
+    type Fixed = [T::Fixed; N];
+    type Tail<'a> = ();
+    type View<'a> = &'a [T::Fixed; N];
+    const HAS_TAIL: bool = {
+        assert!(
+            !T::HAS_TAIL,
+            "arrays of variable-size wire types are not supported: use Vec<T> or heapless::Vec<T, N>"
+        );
+        false
+    };
+    const CHECKS_FIXED: bool = T::CHECKS_FIXED;
+    const MIN_LEN: usize = T::MIN_LEN.saturating_mul(N);
+    const MAX_LEN: Option<usize> = match T::MAX_LEN {
+        Some(n) => n.checked_mul(N),
+        None => None,
+    };
+    const FINGERPRINT: u64 = Fingerprint::new("array").u64(N as u64).u64(T::FINGERPRINT).finish();
+
+    #[inline]
+    fn encode_fixed(&self, w: &mut Writer<'_>) {
+        let _ = Self::HAS_TAIL;
+        T::encode_items(self, w);
+    }
+    #[inline]
+    fn tail_len(&self) -> usize {
+        0
+    }
+    #[inline]
+    fn encode_tail(&self, _: &mut Writer<'_>) {}
+    #[inline]
+    fn decode_tail<'a>(fixed: &'a [T::Fixed; N], at: usize, _: &mut Reader<'a>) -> Result<(), DecodeError> {
+        if T::CHECKS_FIXED {
+            let mut empty = Reader::new(&[]);
+            let mut item_at = at;
+            for item in fixed {
+                T::decode_tail(item, item_at, &mut empty)?;
+                item_at = item_at.saturating_add(T::FIXED_LEN);
+            }
+        }
+        Ok(())
+    }
+    #[inline]
+    fn view<'a>(fixed: &'a [T::Fixed; N], _: ()) -> &'a [T::Fixed; N] {
+        fixed
+    }
+}
+
+impl<'de, T: FromView<'de>, const N: usize> FromView<'de> for [T; N] {
+    #[inline]
+    fn from_view(view: &'de [T::Fixed; N]) -> Self {
+        view.each_ref()
+            .map(|f| T::from_view(super::checked_fixed_view::<T>(f)))
+    }
+}
+
+impl<T: Scalar, const N: usize> Scalar for [T; N] {}
