@@ -40,6 +40,9 @@ pub fn check_index(index: u8, variants: u8, at: usize) -> Result<(), DecodeError
     if index < variants {
         Ok(())
     } else {
-        Err(DecodeError::new(DecodeErrorKind::InvalidTag(index.into()), at))
+        Err(DecodeError::new(
+            DecodeErrorKind::InvalidTag(index.into()),
+            at,
+        ))
     }
 }

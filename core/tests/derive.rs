@@ -77,7 +77,14 @@ fn reading_round_trips_and_views() {
     assert_eq!(v.device(), 7);
     assert_eq!(v.celsius(), 21.5);
     assert_eq!(v.label(), "left");
-    assert_eq!(v.samples().as_slice().iter().map(|x| x.get()).collect::<Vec<_>>(), [1, 2, 513]);
+    assert_eq!(
+        v.samples()
+            .as_slice()
+            .iter()
+            .map(|x| x.get())
+            .collect::<Vec<_>>(),
+        [1, 2, 513]
+    );
     assert_eq!(v.mode(), Mode::Run);
     assert_eq!(v.note(), None);
     assert_eq!(Reading::decode(&bytes).unwrap(), r);
@@ -94,22 +101,45 @@ fn enums_round_trip() {
         let bytes = s.encode_to_vec();
         assert_eq!(Shape::decode(&bytes).unwrap(), s);
     }
-    assert_eq!(Shape::Rect { w: 3, h: 4 }.encode_to_vec(), [0x04, 3, 0, 4, 0]);
+    assert_eq!(
+        Shape::Rect { w: 3, h: 4 }.encode_to_vec(),
+        [0x04, 3, 0, 4, 0]
+    );
     let bad = [0x10u8];
-    assert_eq!(Shape::decode_view(&bad).unwrap_err().kind, DecodeErrorKind::InvalidTag(4));
-    assert_eq!(Mode::decode_view(&[3]).unwrap_err().kind, DecodeErrorKind::InvalidTag(3));
+    assert_eq!(
+        Shape::decode_view(&bad).unwrap_err().kind,
+        DecodeErrorKind::InvalidTag(4)
+    );
+    assert_eq!(
+        Mode::decode_view(&[3]).unwrap_err().kind,
+        DecodeErrorKind::InvalidTag(3)
+    );
 }
 
 #[test]
 fn generic_and_borrowed() {
-    let g = Generic { id: 1, value: 300u16 };
+    let g = Generic {
+        id: 1,
+        value: 300u16,
+    };
     assert_eq!(Generic::<u16>::decode(&g.encode_to_vec()).unwrap(), g);
-    let b = Borrowed { name: "hi", blob: &[1, 2] };
+    let b = Borrowed {
+        name: "hi",
+        blob: &[1, 2],
+    };
     let bytes = b.encode_to_vec();
     let back = Borrowed::decode(&bytes).unwrap();
     assert_eq!(back, b);
-    assert_eq!(Point::decode(&Point(-1, 2).encode_to_vec()).unwrap(), Point(-1, 2));
-    assert_eq!(Point::decode_view(&Point(-1, 2).encode_to_vec()).unwrap()._0(), -1);
+    assert_eq!(
+        Point::decode(&Point(-1, 2).encode_to_vec()).unwrap(),
+        Point(-1, 2)
+    );
+    assert_eq!(
+        Point::decode_view(&Point(-1, 2).encode_to_vec())
+            .unwrap()
+            ._0(),
+        -1
+    );
     assert_eq!(Unit.encode_to_vec(), Vec::<u8>::new());
     assert_eq!(Unit::decode(&[]).unwrap(), Unit);
 }
@@ -158,10 +188,26 @@ mod fp_cosmetic {
 fn fingerprints_follow_structure_only() {
     use zerowire::Wire;
     let base = <fp_a::R<u16> as Wire>::FINGERPRINT;
-    assert_ne!(base, <fp_renamed_field::R<u16> as Wire>::FINGERPRINT, "renamed field");
-    assert_ne!(base, <fp_swapped::R<u16> as Wire>::FINGERPRINT, "swapped fields");
-    assert_ne!(base, <fp_a::R<u32> as Wire>::FINGERPRINT, "generic argument");
-    assert_eq!(base, <fp_cosmetic::Other<u16> as Wire>::FINGERPRINT, "cosmetic changes");
+    assert_ne!(
+        base,
+        <fp_renamed_field::R<u16> as Wire>::FINGERPRINT,
+        "renamed field"
+    );
+    assert_ne!(
+        base,
+        <fp_swapped::R<u16> as Wire>::FINGERPRINT,
+        "swapped fields"
+    );
+    assert_ne!(
+        base,
+        <fp_a::R<u32> as Wire>::FINGERPRINT,
+        "generic argument"
+    );
+    assert_eq!(
+        base,
+        <fp_cosmetic::Other<u16> as Wire>::FINGERPRINT,
+        "cosmetic changes"
+    );
     const FP: u64 = <fp_a::R<u16> as Wire>::FINGERPRINT;
     assert_eq!(FP, base);
 }

@@ -1,1 +1,676 @@
-//! The frame codec (filled in below).
+//! The frame codec: how bodies travel on a byte stream.
+//!
+//! Every frame is `type: u8 ‖ len: LPV ‖ rest[len]`, where `len` counts the
+//! bytes after the `len` field. Frames are self-delimiting, so any number can
+//! share one write and a frame can be split across reads. A small call
+//! (method < 128, call id < 64, body < 62 bytes) has a 3-byte header:
+//! type (which carries the method), len, call id.
+//!
+//! | type | frame | rest |
+//! |---|---|---|
+//! | `0x00–0x7F` | CALL, method = type | `call_id: LPV ‖ body` |
+//! | `0x80–0x9F` | DATA, flags = type & 0x1F | `call_id ‖ [method if OPEN] ‖ [total_len if TOTAL] ‖ payload` |
+//! | `0xA0` | CANCEL | `call_id` |
+//! | `0xA1` | CREDIT | `call_id ‖ bytes: LPV` |
+//! | `0xA2` / `0xA3` | PING / PONG | 0–8 opaque bytes |
+//! | `0xA4` | GOAWAY | `last_call_id ‖ code: LPV` |
+//! | `0xA5` | HELLO | a [`Hello`] body |
+//! | `0xA6` | MTABLE | `first_index: LPV ‖ n × u64 fingerprint` |
+//! | `0xC0–0xDF` | extension: skipped by receivers that do not know it | opaque |
+//! | others | reserved: a protocol error | – |
+//!
+//! Decoding is resumable: [`FrameDecoder::decode`] on a buffer that holds a
+//! partial frame says how many bytes are missing, and checks the declared
+//! length against the limit as soon as the header is complete, before any
+//! payload is waited for or stored. [`FrameReader`] accumulates a byte stream
+//! in caller-owned storage and yields frames in place.
+
+mod hello;
+mod reader;
+
+pub use hello::{Hello, HelloView, MAGIC, PROTOCOL_VERSION};
+pub use reader::FrameReader;
+
+use core::fmt;
+
+use crate::wire::varint::{self, VarintError};
+use crate::wire::{DecodeError, DecodeErrorKind, EncodeError, Reader, Wire, Writer};
+use zerocopy::little_endian::U64;
+use zerocopy::FromBytes;
+
+/// The longest frame header: a type byte and an 8-byte LPV length.
+pub const MAX_HEADER_LEN: usize = 9;
+/// The largest frame a peer must accept before the handshake has told it
+/// the other side's limits.
+pub const PRE_HELLO_MAX_FRAME: u32 = 128;
+/// The largest payload of a PING or PONG frame.
+pub const MAX_PING_LEN: usize = 8;
+
+/// Frame type bytes.
+pub mod ty {
+    /// Highest CALL type (method 127).
+    pub const CALL_MAX: u8 = 0x7F;
+    /// First DATA type; the low five bits are [`DataFlags`](super::DataFlags).
+    pub const DATA: u8 = 0x80;
+    /// CANCEL.
+    pub const CANCEL: u8 = 0xA0;
+    /// CREDIT.
+    pub const CREDIT: u8 = 0xA1;
+    /// PING.
+    pub const PING: u8 = 0xA2;
+    /// PONG.
+    pub const PONG: u8 = 0xA3;
+    /// GOAWAY.
+    pub const GOAWAY: u8 = 0xA4;
+    /// HELLO.
+    pub const HELLO: u8 = 0xA5;
+    /// MTABLE.
+    pub const MTABLE: u8 = 0xA6;
+    /// First extension type.
+    pub const EXT_FIRST: u8 = 0xC0;
+    /// Last extension type.
+    pub const EXT_LAST: u8 = 0xDF;
+}
+
+/// The flag bits of a DATA frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct DataFlags(u8);
+
+impl DataFlags {
+    /// Last chunk of this message.
+    pub const FIN_MSG: Self = Self(0x01);
+    /// Last message in this direction of the call.
+    pub const FIN_STREAM: Self = Self(0x02);
+    /// Opens a call: a method index follows the call id.
+    pub const OPEN: Self = Self(0x04);
+    /// The payload is an error body.
+    pub const ERROR: Self = Self(0x08);
+    /// First chunk of a chunked message: its total length follows.
+    pub const TOTAL: Self = Self(0x10);
+    /// A whole single-frame reply: `FIN_MSG | FIN_STREAM`.
+    pub const REPLY: Self = Self(0x03);
+
+    /// The flags from their bits; bits above the five defined ones are dropped.
+    #[inline]
+    pub const fn from_bits(bits: u8) -> Self {
+        Self(bits & 0x1F)
+    }
+    /// The raw bits.
+    #[inline]
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+    /// Whether every flag of `other` is set.
+    #[inline]
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+    /// The union of two flag sets.
+    #[inline]
+    #[must_use]
+    pub const fn with(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+/// One decoded frame; slices borrow the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Frame<'a> {
+    /// A whole request in one frame.
+    Call {
+        /// Method index, 0–127.
+        method: u8,
+        /// The caller's call id.
+        call_id: u64,
+        /// The encoded arguments.
+        body: &'a [u8],
+    },
+    /// A chunk of a request, reply or stream message.
+    Data {
+        /// Flag bits.
+        flags: DataFlags,
+        /// The call this chunk belongs to.
+        call_id: u64,
+        /// The method, present when `flags` has `OPEN`.
+        method: Option<u64>,
+        /// The whole message's length, present when `flags` has `TOTAL`.
+        total_len: Option<u64>,
+        /// The chunk's bytes.
+        payload: &'a [u8],
+    },
+    /// The caller gives up on a call.
+    Cancel {
+        /// The call.
+        call_id: u64,
+    },
+    /// The receiver grants more bytes for a call.
+    Credit {
+        /// The call.
+        call_id: u64,
+        /// Additional bytes the peer may send.
+        bytes: u64,
+    },
+    /// Keepalive probe with up to 8 opaque bytes, echoed in a PONG.
+    Ping(&'a [u8]),
+    /// Keepalive answer.
+    Pong(&'a [u8]),
+    /// The sender is closing: calls above `last_call_id` were not processed.
+    GoAway {
+        /// The highest call id the sender processed.
+        last_call_id: u64,
+        /// Why (see `docs/wire-format.md`).
+        code: u64,
+    },
+    /// The handshake; `body` is a validated [`Hello`] encoding.
+    Hello {
+        /// The encoded [`Hello`] (decode it with `Hello::decode`).
+        body: &'a [u8],
+    },
+    /// Per-method schema fingerprints, starting at method `first_index`.
+    MethodTable {
+        /// Method index of the first fingerprint.
+        first_index: u64,
+        /// The fingerprints, little-endian.
+        fingerprints: &'a [U64],
+    },
+    /// An extension frame (type 0xC0–0xDF) that receivers may skip.
+    Extension {
+        /// The type byte.
+        ty: u8,
+        /// The payload.
+        body: &'a [u8],
+    },
+}
+
+/// Why a byte stream is not a valid frame sequence. Every variant is fatal
+/// for the connection: after it the stream cannot be resynchronised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The declared frame length is above the receiver's limit.
+    TooLarge {
+        /// The declared length.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The frame length is not a minimal LPV.
+    NonMinimalLength,
+    /// A reserved frame type.
+    UnknownType(u8),
+    /// A frame's fields do not parse.
+    Malformed {
+        /// The frame's type byte.
+        ty: u8,
+        /// What was wrong; the offset counts from the frame's first byte.
+        error: DecodeError,
+    },
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge { len, max } => {
+                write!(f, "frame of {len} bytes exceeds the limit of {max}")
+            }
+            Self::NonMinimalLength => f.write_str("frame length is a non-minimal varint"),
+            Self::UnknownType(t) => write!(f, "reserved frame type {t:#04x}"),
+            Self::Malformed { ty, error } => {
+                write!(f, "malformed frame of type {ty:#04x}: {error}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for FrameError {}
+
+/// The result of decoding from the front of a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// A whole frame, `len` bytes long including its header.
+    Frame {
+        /// The frame.
+        frame: Frame<'a>,
+        /// Bytes it occupies in the buffer.
+        len: usize,
+    },
+    /// The buffer holds a partial frame; at least `needed` more bytes are needed.
+    Incomplete {
+        /// Bytes missing.
+        needed: usize,
+    },
+}
+
+/// Decodes frames under a size limit. Stateless: feed it the unconsumed
+/// bytes; it never reads past a frame's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameDecoder {
+    max_frame: u64,
+}
+
+impl FrameDecoder {
+    /// A decoder that rejects frames whose `len` exceeds `max_frame`.
+    #[inline]
+    pub const fn new(max_frame: u32) -> Self {
+        Self {
+            max_frame: max_frame as u64,
+        }
+    }
+
+    /// The current limit.
+    #[inline]
+    pub const fn max_frame(&self) -> u64 {
+        self.max_frame
+    }
+
+    /// Reads the header at the front of `buf`: `Ok(Some((header_len,
+    /// rest_len)))` once it is complete and within the limit, `Ok(None)` when
+    /// more bytes are needed for the header itself.
+    #[inline]
+    pub fn header(&self, buf: &[u8]) -> Result<Option<(usize, usize)>, FrameError> {
+        let Some(len_bytes) = buf.get(1..) else {
+            return Ok(None);
+        };
+        match varint::decode(len_bytes) {
+            Ok((len, n)) => {
+                if len > self.max_frame {
+                    return Err(FrameError::TooLarge {
+                        len,
+                        max: self.max_frame,
+                    });
+                }
+                // `len <= max_frame <= u32::MAX`, so these fit in usize on
+                // every supported target.
+                let rest = usize::try_from(len).map_err(|_| FrameError::TooLarge {
+                    len,
+                    max: self.max_frame,
+                })?;
+                Ok(Some((n.saturating_add(1), rest)))
+            }
+            Err(VarintError::Incomplete(_)) => Ok(None),
+            Err(VarintError::NonMinimal) => Err(FrameError::NonMinimalLength),
+        }
+    }
+
+    /// Decodes one frame from the front of `buf`.
+    pub fn decode<'a>(&self, buf: &'a [u8]) -> Result<Decoded<'a>, FrameError> {
+        let Some((head, rest_len)) = self.header(buf)? else {
+            let needed = match buf.get(1) {
+                None => 2usize.saturating_sub(buf.len()),
+                Some(&b) => (1usize << (b & 3))
+                    .saturating_add(1)
+                    .saturating_sub(buf.len()),
+            };
+            return Ok(Decoded::Incomplete { needed });
+        };
+        let total = head.saturating_add(rest_len);
+        let Some(frame_bytes) = buf.get(..total) else {
+            return Ok(Decoded::Incomplete {
+                needed: total.saturating_sub(buf.len()),
+            });
+        };
+        let ty = frame_bytes.first().copied().unwrap_or_default();
+        let rest = frame_bytes.get(head..).unwrap_or_default();
+        let frame = parse(ty, rest, head)?;
+        Ok(Decoded::Frame { frame, len: total })
+    }
+
+    /// Iterates over the whole frames at the front of `buf`, in one pass.
+    /// After the iterator ends, [`Frames::consumed`] tells where the partial
+    /// remainder (if any) starts.
+    #[inline]
+    pub fn frames<'a>(&self, buf: &'a [u8]) -> Frames<'a> {
+        Frames {
+            decoder: *self,
+            buf,
+            consumed: 0,
+            failed: false,
+        }
+    }
+}
+
+/// Iterator over back-to-back frames; see [`FrameDecoder::frames`].
+#[derive(Debug)]
+pub struct Frames<'a> {
+    decoder: FrameDecoder,
+    buf: &'a [u8],
+    consumed: usize,
+    failed: bool,
+}
+
+impl Frames<'_> {
+    /// Bytes taken by the frames yielded so far.
+    #[inline]
+    pub fn consumed(&self) -> usize {
+        self.consumed
+    }
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<Frame<'a>, FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let rest = self.buf.get(self.consumed..)?;
+        match self.decoder.decode(rest) {
+            Ok(Decoded::Frame { frame, len }) => {
+                self.consumed = self.consumed.saturating_add(len);
+                Some(Ok(frame))
+            }
+            Ok(Decoded::Incomplete { .. }) => None,
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+fn parse(ty: u8, rest: &[u8], head: usize) -> Result<Frame<'_>, FrameError> {
+    let malformed = |error: DecodeError| FrameError::Malformed {
+        ty,
+        error: DecodeError::new(error.kind, error.offset.saturating_add(head)),
+    };
+    let mut r = Reader::new(rest);
+    let frame = match ty {
+        0..=ty::CALL_MAX => {
+            let call_id = r.varint().map_err(malformed)?;
+            Frame::Call {
+                method: ty,
+                call_id,
+                body: r.rest(),
+            }
+        }
+        0x80..=0x9F => {
+            let flags = DataFlags::from_bits(ty);
+            let call_id = r.varint().map_err(malformed)?;
+            let method = if flags.contains(DataFlags::OPEN) {
+                Some(r.varint().map_err(malformed)?)
+            } else {
+                None
+            };
+            let total_len = if flags.contains(DataFlags::TOTAL) {
+                Some(r.varint().map_err(malformed)?)
+            } else {
+                None
+            };
+            Frame::Data {
+                flags,
+                call_id,
+                method,
+                total_len,
+                payload: r.rest(),
+            }
+        }
+        ty::CANCEL => {
+            let call_id = r.varint().map_err(malformed)?;
+            r.finish().map_err(malformed)?;
+            Frame::Cancel { call_id }
+        }
+        ty::CREDIT => {
+            let call_id = r.varint().map_err(malformed)?;
+            let bytes = r.varint().map_err(malformed)?;
+            r.finish().map_err(malformed)?;
+            Frame::Credit { call_id, bytes }
+        }
+        ty::PING | ty::PONG => {
+            if rest.len() > MAX_PING_LEN {
+                return Err(malformed(DecodeError::new(
+                    DecodeErrorKind::TrailingBytes {
+                        count: rest.len().saturating_sub(MAX_PING_LEN),
+                    },
+                    MAX_PING_LEN,
+                )));
+            }
+            if ty == ty::PING {
+                Frame::Ping(rest)
+            } else {
+                Frame::Pong(rest)
+            }
+        }
+        ty::GOAWAY => {
+            let last_call_id = r.varint().map_err(malformed)?;
+            let code = r.varint().map_err(malformed)?;
+            r.finish().map_err(malformed)?;
+            Frame::GoAway { last_call_id, code }
+        }
+        ty::HELLO => {
+            Hello::decode_view(rest).map_err(malformed)?;
+            Frame::Hello { body: rest }
+        }
+        ty::MTABLE => {
+            let first_index = r.varint().map_err(malformed)?;
+            let tail = r.rest();
+            if tail.len() % 8 != 0 {
+                return Err(malformed(DecodeError::new(
+                    DecodeErrorKind::UnexpectedEnd {
+                        needed: 8usize.saturating_sub(tail.len() % 8),
+                    },
+                    rest.len(),
+                )));
+            }
+            let fingerprints = <[U64]>::ref_from_bytes(tail).map_err(|_| {
+                malformed(DecodeError::new(DecodeErrorKind::LengthOverflow, r.pos()))
+            })?;
+            Frame::MethodTable {
+                first_index,
+                fingerprints,
+            }
+        }
+        ty::EXT_FIRST..=ty::EXT_LAST => Frame::Extension { ty, body: rest },
+        _ => return Err(FrameError::UnknownType(ty)),
+    };
+    Ok(frame)
+}
+
+impl Frame<'_> {
+    /// The type byte.
+    pub fn ty(&self) -> u8 {
+        match self {
+            Self::Call { method, .. } => *method,
+            Self::Data { flags, .. } => ty::DATA | flags.bits(),
+            Self::Cancel { .. } => ty::CANCEL,
+            Self::Credit { .. } => ty::CREDIT,
+            Self::Ping(_) => ty::PING,
+            Self::Pong(_) => ty::PONG,
+            Self::GoAway { .. } => ty::GOAWAY,
+            Self::Hello { .. } => ty::HELLO,
+            Self::MethodTable { .. } => ty::MTABLE,
+            Self::Extension { ty, .. } => *ty,
+        }
+    }
+
+    fn rest_len(&self) -> usize {
+        let v = |x: u64| varint::len(x);
+        match self {
+            Self::Call { call_id, body, .. } => v(*call_id).saturating_add(body.len()),
+            Self::Data {
+                call_id,
+                method,
+                total_len,
+                payload,
+                ..
+            } => v(*call_id)
+                .saturating_add(method.map_or(0, v))
+                .saturating_add(total_len.map_or(0, v))
+                .saturating_add(payload.len()),
+            Self::Cancel { call_id } => v(*call_id),
+            Self::Credit { call_id, bytes } => v(*call_id).saturating_add(v(*bytes)),
+            Self::Ping(b) | Self::Pong(b) => b.len(),
+            Self::GoAway { last_call_id, code } => v(*last_call_id).saturating_add(v(*code)),
+            Self::Hello { body } => body.len(),
+            Self::MethodTable {
+                first_index,
+                fingerprints,
+            } => v(*first_index).saturating_add(fingerprints.len().saturating_mul(8)),
+            Self::Extension { body, .. } => body.len(),
+        }
+    }
+
+    /// The frame's encoded length, header included.
+    pub fn encoded_len(&self) -> usize {
+        let rest = self.rest_len();
+        varint::len_usize(rest)
+            .saturating_add(1)
+            .saturating_add(rest)
+    }
+
+    /// Encodes the frame (copying its slices) into the front of `buf`.
+    pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let rest = self.rest_len();
+        let total = self.encoded_len();
+        let available = buf.len();
+        let out = buf.get_mut(..total).ok_or(EncodeError::BufferTooSmall {
+            needed: total,
+            available,
+        })?;
+        let mut w = Writer::new(out);
+        w.put_u8(self.ty());
+        w.put_len(rest);
+        match self {
+            Self::Call { call_id, body, .. } => {
+                w.put_varint(*call_id);
+                w.put(body);
+            }
+            Self::Data {
+                call_id,
+                method,
+                total_len,
+                payload,
+                ..
+            } => {
+                w.put_varint(*call_id);
+                if let Some(m) = method {
+                    w.put_varint(*m);
+                }
+                if let Some(t) = total_len {
+                    w.put_varint(*t);
+                }
+                w.put(payload);
+            }
+            Self::Cancel { call_id } => w.put_varint(*call_id),
+            Self::Credit { call_id, bytes } => {
+                w.put_varint(*call_id);
+                w.put_varint(*bytes);
+            }
+            Self::Ping(b) | Self::Pong(b) => w.put(b),
+            Self::GoAway { last_call_id, code } => {
+                w.put_varint(*last_call_id);
+                w.put_varint(*code);
+            }
+            Self::Hello { body } => w.put(body),
+            Self::MethodTable {
+                first_index,
+                fingerprints,
+            } => {
+                w.put_varint(*first_index);
+                w.put(zerocopy::IntoBytes::as_bytes(*fingerprints));
+            }
+            Self::Extension { body, .. } => w.put(body),
+        }
+        if w.is_exactly_full() {
+            Ok(total)
+        } else {
+            Err(EncodeError::LengthMismatch)
+        }
+    }
+}
+
+/// Writes a frame header and then `body`'s encoding directly after it, with
+/// no intermediate buffer: `ty ‖ len ‖ fields (LPVs) ‖ body`.
+fn encode_with_body<T: Wire>(
+    buf: &mut [u8],
+    ty: u8,
+    fields: &[u64],
+    body: &T,
+) -> Result<usize, EncodeError> {
+    let body_len = body.encoded_len();
+    let rest = fields
+        .iter()
+        .fold(body_len, |n, f| n.saturating_add(varint::len(*f)));
+    let head = 1usize.saturating_add(varint::len_usize(rest));
+    let total = head.saturating_add(rest);
+    let available = buf.len();
+    let out = buf.get_mut(..total).ok_or(EncodeError::BufferTooSmall {
+        needed: total,
+        available,
+    })?;
+    let (hdr, body_out) = out
+        .split_at_mut_checked(total.saturating_sub(body_len))
+        .ok_or(EncodeError::LengthMismatch)?;
+    let mut w = Writer::new(hdr);
+    w.put_u8(ty);
+    w.put_len(rest);
+    for f in fields {
+        w.put_varint(*f);
+    }
+    if !w.is_exactly_full() {
+        return Err(EncodeError::LengthMismatch);
+    }
+    body.encode(body_out)?;
+    Ok(total)
+}
+
+/// Encodes a CALL frame for `method` (0–127) with `args` as its body.
+pub fn encode_call<T: Wire>(
+    buf: &mut [u8],
+    method: u8,
+    call_id: u64,
+    args: &T,
+) -> Result<usize, EncodeError> {
+    encode_with_body(buf, method & ty::CALL_MAX, &[call_id], args)
+}
+
+/// Encodes a DATA frame carrying `body` as its whole payload.
+///
+/// `method` must be `Some` exactly when `flags` has `OPEN`, and `total_len`
+/// exactly when it has `TOTAL`; the flags are adjusted to match.
+pub fn encode_data<T: Wire>(
+    buf: &mut [u8],
+    flags: DataFlags,
+    call_id: u64,
+    method: Option<u64>,
+    total_len: Option<u64>,
+    body: &T,
+) -> Result<usize, EncodeError> {
+    let mut bits = flags.bits() & !(DataFlags::OPEN.bits() | DataFlags::TOTAL.bits());
+    let mut fields = [call_id, 0, 0];
+    let mut n = 1;
+    if let Some(m) = method {
+        bits |= DataFlags::OPEN.bits();
+        if let Some(slot) = fields.get_mut(n) {
+            *slot = m;
+        }
+        n = n.saturating_add(1);
+    }
+    if let Some(t) = total_len {
+        bits |= DataFlags::TOTAL.bits();
+        if let Some(slot) = fields.get_mut(n) {
+            *slot = t;
+        }
+        n = n.saturating_add(1);
+    }
+    encode_with_body(
+        buf,
+        ty::DATA | bits,
+        fields.get(..n).unwrap_or_default(),
+        body,
+    )
+}
+
+/// Encodes a single-frame reply (`DATA` with `FIN_MSG | FIN_STREAM`).
+pub fn encode_reply<T: Wire>(
+    buf: &mut [u8],
+    call_id: u64,
+    result: &T,
+) -> Result<usize, EncodeError> {
+    encode_with_body(buf, ty::DATA | DataFlags::REPLY.bits(), &[call_id], result)
+}
+
+/// Encodes a HELLO frame.
+pub fn encode_hello(buf: &mut [u8], hello: &Hello<'_>) -> Result<usize, EncodeError> {
+    encode_with_body(buf, ty::HELLO, &[], hello)
+}

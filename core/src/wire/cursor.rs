@@ -19,7 +19,11 @@ impl<'a> Writer<'a> {
     /// A cursor at the start of `buf`.
     #[inline]
     pub fn new(buf: &'a mut [u8]) -> Self {
-        Self { buf, pos: 0, overflow: false }
+        Self {
+            buf,
+            pos: 0,
+            overflow: false,
+        }
     }
 
     /// Appends `bytes`.
@@ -175,7 +179,7 @@ impl<'a> Reader<'a> {
 
     /// Reads an LPV length or count.
     #[inline]
-    pub fn len(&mut self) -> Result<usize, DecodeError> {
+    pub fn count(&mut self) -> Result<usize, DecodeError> {
         let at = self.pos;
         let v = self.varint()?;
         usize::try_from(v).map_err(|_| DecodeError::new(DecodeErrorKind::LengthOverflow, at))
@@ -184,7 +188,7 @@ impl<'a> Reader<'a> {
     /// Reads an LPV byte length and takes that many bytes.
     #[inline]
     pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
-        let n = self.len()?;
+        let n = self.count()?;
         self.take(n)
     }
 
@@ -194,7 +198,9 @@ impl<'a> Reader<'a> {
         if self.rest.is_empty() {
             Ok(())
         } else {
-            Err(self.error(DecodeErrorKind::TrailingBytes { count: self.rest.len() }))
+            Err(self.error(DecodeErrorKind::TrailingBytes {
+                count: self.rest.len(),
+            }))
         }
     }
 }

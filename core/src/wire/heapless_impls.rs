@@ -21,12 +21,19 @@ impl<const N: usize> Wire for heapless::String<N> {
     str_wire_body!(bounded(N, Some(1)));
 
     #[inline]
-    fn decode_tail<'a>(_: &'a [u8; 0], _: usize, r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
+    fn decode_tail<'a>(
+        _: &'a [u8; 0],
+        _: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<&'a str, DecodeError> {
         let at = r.pos();
         let s = decode_str(r)?;
         if s.len() > N {
             return Err(DecodeError::new(
-                DecodeErrorKind::CapacityExceeded { len: s.len(), max: N },
+                DecodeErrorKind::CapacityExceeded {
+                    len: s.len(),
+                    max: N,
+                },
                 at,
             ));
         }
@@ -48,9 +55,13 @@ impl<T: Wire, const N: usize> Wire for heapless::Vec<T, N> {
     seq_wire_body!(T, bounded(N, T::MAX_LEN));
 
     #[inline]
-    fn decode_tail<'a>(_: &'a [u8; 0], _: usize, r: &mut Reader<'a>) -> Result<Seq<'a, T>, DecodeError> {
+    fn decode_tail<'a>(
+        _: &'a [u8; 0],
+        _: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<Seq<'a, T>, DecodeError> {
         let at = r.pos();
-        let count = r.len()?;
+        let count = r.count()?;
         if count > N {
             return Err(DecodeError::new(
                 DecodeErrorKind::CapacityExceeded { len: count, max: N },

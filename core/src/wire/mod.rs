@@ -127,9 +127,10 @@ pub trait Wire {
     fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
         let len = self.encoded_len();
         let available = buf.len();
-        let out = buf
-            .get_mut(..len)
-            .ok_or(EncodeError::BufferTooSmall { needed: len, available })?;
+        let out = buf.get_mut(..len).ok_or(EncodeError::BufferTooSmall {
+            needed: len,
+            available,
+        })?;
         let (fixed, tail) = out
             .split_at_mut_checked(Self::FIXED_LEN)
             .ok_or(EncodeError::LengthMismatch)?;

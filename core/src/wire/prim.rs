@@ -31,7 +31,7 @@ macro_rules! scalar {
                 Ok(())
             }
             #[inline]
-            fn view<'a>(fixed: &'a $fixed, _: ()) -> $ty {
+            fn view(fixed: &$fixed, _: ()) -> $ty {
                 <$ty>::from_le_bytes(zerocopy::transmute!(*fixed))
             }
             #[inline]
@@ -99,7 +99,7 @@ impl Wire for bool {
         }
     }
     #[inline]
-    fn view<'a>(fixed: &'a u8, _: ()) -> bool {
+    fn view(fixed: &u8, _: ()) -> bool {
         *fixed != 0
     }
 }
@@ -132,7 +132,11 @@ impl Wire for char {
     #[inline]
     fn encode_tail(&self, _: &mut Writer<'_>) {}
     #[inline]
-    fn decode_tail<'a>(fixed: &'a le::U32, at: usize, _: &mut Reader<'a>) -> Result<(), DecodeError> {
+    fn decode_tail<'a>(
+        fixed: &'a le::U32,
+        at: usize,
+        _: &mut Reader<'a>,
+    ) -> Result<(), DecodeError> {
         let v = fixed.get();
         match char::from_u32(v) {
             Some(_) => Ok(()),
@@ -140,7 +144,7 @@ impl Wire for char {
         }
     }
     #[inline]
-    fn view<'a>(fixed: &'a le::U32, _: ()) -> char {
+    fn view(fixed: &le::U32, _: ()) -> char {
         // Checked by `decode_tail`; the replacement character is unreachable.
         char::from_u32(fixed.get()).unwrap_or(char::REPLACEMENT_CHARACTER)
     }
@@ -176,7 +180,7 @@ impl Wire for () {
         Ok(())
     }
     #[inline]
-    fn view<'a>(_: &'a [u8; 0], _: ()) {}
+    fn view(_: &[u8; 0], _: ()) {}
 }
 
 impl FromView<'_> for () {

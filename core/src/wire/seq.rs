@@ -73,7 +73,11 @@ impl<'a, T: Wire> Seq<'a, T> {
     /// Iterates over the items' views.
     #[inline]
     pub fn iter(&self) -> SeqIter<'a, T> {
-        SeqIter { r: Reader::new(self.bytes), left: self.len, _item: PhantomData }
+        SeqIter {
+            r: Reader::new(self.bytes),
+            left: self.len,
+            _item: PhantomData,
+        }
     }
 }
 
@@ -161,7 +165,11 @@ pub(crate) fn decode_seq<'a, T: Wire>(
                 item_at = item_at.saturating_add(T::FIXED_LEN);
             }
         }
-        return Ok(Seq { bytes, len: count, _item: PhantomData });
+        return Ok(Seq {
+            bytes,
+            len: count,
+            _item: PhantomData,
+        });
     }
     // Every item takes at least MIN_LEN bytes: reject impossible counts before
     // looping, so a hostile count costs nothing.
@@ -169,7 +177,9 @@ pub(crate) fn decode_seq<'a, T: Wire>(
         Some(min) if min <= r.remaining() => {}
         _ => {
             return Err(r.error(DecodeErrorKind::UnexpectedEnd {
-                needed: count.saturating_mul(T::MIN_LEN).saturating_sub(r.remaining()),
+                needed: count
+                    .saturating_mul(T::MIN_LEN)
+                    .saturating_sub(r.remaining()),
             }))
         }
     }
@@ -180,14 +190,20 @@ pub(crate) fn decode_seq<'a, T: Wire>(
     }
     let used = start.len().saturating_sub(r.remaining());
     let bytes = start.get(..used).unwrap_or(&[]);
-    Ok(Seq { bytes, len: count, _item: PhantomData })
+    Ok(Seq {
+        bytes,
+        len: count,
+        _item: PhantomData,
+    })
 }
 
 /// Encoded length of a counted run of items.
 #[inline]
 pub(crate) fn items_len<T: Wire>(items: &[T]) -> usize {
     let body = if T::HAS_TAIL {
-        items.iter().fold(0usize, |n, i| n.saturating_add(i.encoded_len()))
+        items
+            .iter()
+            .fold(0usize, |n, i| n.saturating_add(i.encoded_len()))
     } else {
         items.len().saturating_mul(T::FIXED_LEN)
     };
@@ -200,7 +216,9 @@ pub(crate) const fn seq_fingerprint<T: Wire>() -> u64 {
 }
 
 /// The fingerprint shared by every byte string (`&[u8]`, `Bytes`).
-pub(crate) const BYTES_FINGERPRINT: u64 = Fingerprint::new("seq").u64(<u8 as Wire>::FINGERPRINT).finish();
+pub(crate) const BYTES_FINGERPRINT: u64 = Fingerprint::new("seq")
+    .u64(<u8 as Wire>::FINGERPRINT)
+    .finish();
 
 /// Implements `Wire` for a sequence container; `$items` turns `&Self` into
 /// `&[T]`.
@@ -245,7 +263,7 @@ impl<T: Wire> Wire for alloc::vec::Vec<T> {
         _: usize,
         r: &mut Reader<'a>,
     ) -> Result<Seq<'a, T>, DecodeError> {
-        let count = r.len()?;
+        let count = r.count()?;
         decode_seq(count, r)
     }
 }
@@ -262,7 +280,7 @@ impl<'de, T: FromView<'de>> FromView<'de> for alloc::vec::Vec<T> {
 }
 
 /// Borrowed byte strings: `LPV length ‖ bytes`.
-impl<'b> Wire for &'b [u8] {
+impl Wire for &[u8] {
     type Fixed = [u8; 0];
     type Tail<'a> = &'a [u8];
     type View<'a> = &'a [u8];
@@ -284,7 +302,11 @@ impl<'b> Wire for &'b [u8] {
         w.put(self);
     }
     #[inline]
-    fn decode_tail<'a>(_: &'a [u8; 0], _: usize, r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError> {
+    fn decode_tail<'a>(
+        _: &'a [u8; 0],
+        _: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<&'a [u8], DecodeError> {
         r.bytes()
     }
     #[inline]
@@ -324,7 +346,11 @@ impl Wire for bytes::Bytes {
         w.put(self);
     }
     #[inline]
-    fn decode_tail<'a>(_: &'a [u8; 0], _: usize, r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError> {
+    fn decode_tail<'a>(
+        _: &'a [u8; 0],
+        _: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<&'a [u8], DecodeError> {
         r.bytes()
     }
     #[inline]
@@ -359,7 +385,10 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
         Some(n) => n.checked_mul(N),
         None => None,
     };
-    const FINGERPRINT: u64 = Fingerprint::new("array").u64(N as u64).u64(T::FINGERPRINT).finish();
+    const FINGERPRINT: u64 = Fingerprint::new("array")
+        .u64(N as u64)
+        .u64(T::FINGERPRINT)
+        .finish();
 
     #[inline]
     fn encode_fixed(&self, w: &mut Writer<'_>) {
@@ -373,7 +402,11 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
     #[inline]
     fn encode_tail(&self, _: &mut Writer<'_>) {}
     #[inline]
-    fn decode_tail<'a>(fixed: &'a [T::Fixed; N], at: usize, _: &mut Reader<'a>) -> Result<(), DecodeError> {
+    fn decode_tail<'a>(
+        fixed: &'a [T::Fixed; N],
+        at: usize,
+        _: &mut Reader<'a>,
+    ) -> Result<(), DecodeError> {
         if T::CHECKS_FIXED {
             let mut empty = Reader::new(&[]);
             let mut item_at = at;
@@ -385,7 +418,7 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
         Ok(())
     }
     #[inline]
-    fn view<'a>(fixed: &'a [T::Fixed; N], _: ()) -> &'a [T::Fixed; N] {
+    fn view(fixed: &[T::Fixed; N], _: ()) -> &[T::Fixed; N] {
         fixed
     }
 }

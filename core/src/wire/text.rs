@@ -12,7 +12,10 @@ pub(crate) fn decode_str<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError>
     let bytes = r.bytes()?;
     let start = r.pos().saturating_sub(bytes.len());
     core::str::from_utf8(bytes).map_err(|e| {
-        DecodeError::new(DecodeErrorKind::InvalidUtf8, start.saturating_add(e.valid_up_to()))
+        DecodeError::new(
+            DecodeErrorKind::InvalidUtf8,
+            start.saturating_add(e.valid_up_to()),
+        )
     })
 }
 
@@ -48,11 +51,15 @@ macro_rules! str_wire_body {
 #[allow(unused_imports)]
 pub(crate) use str_wire_body;
 
-impl<'b> Wire for &'b str {
+impl Wire for &str {
     str_wire_body!(None);
 
     #[inline]
-    fn decode_tail<'a>(_: &'a [u8; 0], _: usize, r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
+    fn decode_tail<'a>(
+        _: &'a [u8; 0],
+        _: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<&'a str, DecodeError> {
         decode_str(r)
     }
 }
@@ -69,7 +76,11 @@ impl Wire for alloc::string::String {
     str_wire_body!(None);
 
     #[inline]
-    fn decode_tail<'a>(_: &'a [u8; 0], _: usize, r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
+    fn decode_tail<'a>(
+        _: &'a [u8; 0],
+        _: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<&'a str, DecodeError> {
         decode_str(r)
     }
 }

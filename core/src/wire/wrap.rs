@@ -39,7 +39,11 @@ impl<T: Wire> Wire for Option<T> {
         }
     }
     #[inline]
-    fn decode_tail<'a>(_: &'a [u8; 0], _: usize, r: &mut Reader<'a>) -> Result<Self::Tail<'a>, DecodeError> {
+    fn decode_tail<'a>(
+        _: &'a [u8; 0],
+        _: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<Self::Tail<'a>, DecodeError> {
         let at = r.pos();
         match r.u8()? {
             0 => Ok(None),
@@ -72,7 +76,11 @@ impl<T: Wire, E: Wire> Wire for Result<T, E> {
     type View<'a> = Result<T::View<'a>, E::View<'a>>;
     const HAS_TAIL: bool = true;
     const CHECKS_FIXED: bool = false;
-    const MIN_LEN: usize = 1 + if T::MIN_LEN < E::MIN_LEN { T::MIN_LEN } else { E::MIN_LEN };
+    const MIN_LEN: usize = 1 + if T::MIN_LEN < E::MIN_LEN {
+        T::MIN_LEN
+    } else {
+        E::MIN_LEN
+    };
     const MAX_LEN: Option<usize> = match (T::MAX_LEN, E::MAX_LEN) {
         (Some(a), Some(b)) => (if a > b { a } else { b }).checked_add(1),
         _ => None,
@@ -107,7 +115,11 @@ impl<T: Wire, E: Wire> Wire for Result<T, E> {
         }
     }
     #[inline]
-    fn decode_tail<'a>(_: &'a [u8; 0], _: usize, r: &mut Reader<'a>) -> Result<Self::Tail<'a>, DecodeError> {
+    fn decode_tail<'a>(
+        _: &'a [u8; 0],
+        _: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<Self::Tail<'a>, DecodeError> {
         let at = r.pos();
         match r.varint()? {
             0 => {
@@ -164,7 +176,11 @@ impl<T: Wire> Wire for alloc::boxed::Box<T> {
         T::encode_tail(self, w);
     }
     #[inline]
-    fn decode_tail<'a>(fixed: &'a T::Fixed, at: usize, r: &mut Reader<'a>) -> Result<T::Tail<'a>, DecodeError> {
+    fn decode_tail<'a>(
+        fixed: &'a T::Fixed,
+        at: usize,
+        r: &mut Reader<'a>,
+    ) -> Result<T::Tail<'a>, DecodeError> {
         T::decode_tail(fixed, at, r)
     }
     #[inline]

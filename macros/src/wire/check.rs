@@ -39,7 +39,11 @@ impl<'ast> Visit<'ast> for TypeCheck<'_> {
     fn visit_path_segment(&mut self, seg: &'ast syn::PathSegment) {
         let id = &seg.ident;
         if id == "usize" || id == "isize" {
-            let fix = if id == "usize" { "u32 or u64" } else { "i32 or i64" };
+            let fix = if id == "usize" {
+                "u32 or u64"
+            } else {
+                "i32 or i64"
+            };
             self.errors.push(syn::Error::new_spanned(
                 id,
                 format!(
@@ -63,7 +67,10 @@ impl<'ast> Visit<'ast> for TypeCheck<'_> {
 }
 
 pub(crate) fn check_input(input: &DeriveInput) -> syn::Result<()> {
-    let mut check = TypeCheck { self_name: &input.ident, errors: Vec::new() };
+    let mut check = TypeCheck {
+        self_name: &input.ident,
+        errors: Vec::new(),
+    };
     for attr in &input.attrs {
         if attr.path().is_ident("wire") {
             check.errors.push(syn::Error::new_spanned(

@@ -18,7 +18,8 @@ pub(crate) fn wire_generics(input: &DeriveInput) -> Generics {
 /// `wire_generics` with a leading lifetime `'__a` (view types and their impls).
 pub(crate) fn view_generics(input: &DeriveInput) -> Generics {
     let mut g = wire_generics(input);
-    g.params.insert(0, GenericParam::Lifetime(parse_quote!('__a)));
+    g.params
+        .insert(0, GenericParam::Lifetime(parse_quote!('__a)));
     g
 }
 
@@ -29,10 +30,12 @@ pub(crate) fn from_view_generics(input: &DeriveInput) -> Generics {
     let mut g = input.generics.clone();
     let types: Vec<syn::Ident> = g.type_params().map(|t| t.ident.clone()).collect();
     let lifetimes: Vec<Lifetime> = g.lifetimes().map(|l| l.lifetime.clone()).collect();
-    g.params.insert(0, GenericParam::Lifetime(parse_quote!('__de)));
+    g.params
+        .insert(0, GenericParam::Lifetime(parse_quote!('__de)));
     let wc = g.make_where_clause();
     for t in types {
-        wc.predicates.push(parse_quote!(#t: ::zerowire::FromView<'__de>));
+        wc.predicates
+            .push(parse_quote!(#t: ::zerowire::FromView<'__de>));
     }
     for l in lifetimes {
         wc.predicates.push(parse_quote!('__de: #l));
