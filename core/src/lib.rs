@@ -56,3 +56,8 @@ pub use zerowire_macros::Wire;
 
 #[doc(hidden)]
 pub mod __private;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

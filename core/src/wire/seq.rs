@@ -1,4 +1,9 @@
 //! Sequences: `Vec<T>`, `&[u8]`, `bytes::Bytes`, arrays, and the [`Seq`] view.
+// Without `alloc` or `heapless` no container uses the sequence helpers.
+#![cfg_attr(
+    not(any(feature = "alloc", feature = "heapless")),
+    allow(dead_code, unused_macros)
+)]
 
 use core::marker::PhantomData;
 
