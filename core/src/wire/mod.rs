@@ -186,6 +186,15 @@ pub trait FromView<'de>: Wire + Sized {
     /// Builds the value. Allocates only for heap-backed fields, and only for
     /// items the view already holds.
     fn from_view(view: Self::View<'de>) -> Self;
+
+    /// Appends a sequence's items to `out` (owned decoding of `Vec<Self>`).
+    ///
+    /// Scalars override this with one copy on little-endian machines.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    fn extend_vec(out: &mut alloc::vec::Vec<Self>, items: Seq<'de, Self>) {
+        out.extend(items.iter().map(Self::from_view));
+    }
 }
 
 /// Views a fixed block that was already checked, for a type without a tail

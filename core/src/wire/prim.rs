@@ -45,10 +45,29 @@ macro_rules! scalar {
             }
         }
 
-        impl FromView<'_> for $ty {
+        impl<'de> FromView<'de> for $ty {
             #[inline]
             fn from_view(view: $ty) -> Self {
                 view
+            }
+
+            #[cfg(feature = "alloc")]
+            #[inline]
+            fn extend_vec(out: &mut alloc::vec::Vec<Self>, items: super::Seq<'de, Self>) {
+                #[cfg(target_endian = "little")]
+                {
+                    // Same bytes in memory and on the wire: one copy.
+                    let start = out.len();
+                    out.resize(start.saturating_add(items.len()), 0 as $ty);
+                    if let Some(dst) = out.get_mut(start..) {
+                        let dst = zerocopy::IntoBytes::as_mut_bytes(dst);
+                        if dst.len() == items.raw_bytes().len() {
+                            dst.copy_from_slice(items.raw_bytes());
+                        }
+                    }
+                }
+                #[cfg(not(target_endian = "little"))]
+                out.extend(items.iter());
             }
         }
 

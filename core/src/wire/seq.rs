@@ -279,7 +279,7 @@ impl<'de, T: FromView<'de>> FromView<'de> for alloc::vec::Vec<T> {
     fn from_view(view: Seq<'de, T>) -> Self {
         // Capacity is the count of items already validated in the input.
         let mut v = alloc::vec::Vec::with_capacity(view.len());
-        v.extend(view.iter().map(T::from_view));
+        T::extend_vec(&mut v, view);
         v
     }
 }
