@@ -191,21 +191,13 @@ struct Everything<'a> {
 
 /// Checks made by one [`roundtrip`] call, whatever happens in it.
 const ROUNDTRIP_CHECKS: u32 = 8;
+/// Whether the borrowed-payload enum checks are compiled in.
+const BORROWED_ENUM: bool = cfg!(feature = "borrowed-enum");
 /// Number of [`roundtrip`] calls in [`run`].
-const ROUNDTRIPS: u32 = 45
-    + if cfg!(feature = "borrowed-enum") {
-        4
-    } else {
-        0
-    };
+const ROUNDTRIPS: u32 = 45 + 4 * BORROWED_ENUM as u32;
 /// Number of single [`Ctx::check`] calls in [`run`] (view accessors, NaN,
 /// zero-copy, rejected input).
-const SINGLE_CHECKS: u32 = 24
-    + if cfg!(feature = "borrowed-enum") {
-        1
-    } else {
-        0
-    };
+const SINGLE_CHECKS: u32 = 24 + BORROWED_ENUM as u32;
 /// Every check [`run`] must make; fewer or more means checks were skipped or
 /// duplicated, and the firmware fails.
 const EXPECTED_CHECKS: u32 = ROUNDTRIPS * ROUNDTRIP_CHECKS + SINGLE_CHECKS;
