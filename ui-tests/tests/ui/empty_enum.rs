@@ -1,0 +1,6 @@
+use zerowire::Wire;
+
+#[derive(Wire)]
+enum Never {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use zerowire::Wire;
+
+#[derive(Wire)]
+struct Delta {
+    dx: isize,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use zerowire::Wire;
+
+#[derive(Wire)]
+struct Packet {
+    id: u32,
+    len: usize,
+}
+
+fn main() {}
