@@ -54,8 +54,14 @@ impl<'a> Writer<'a> {
     /// Appends `v` as an LPV.
     #[inline]
     pub fn put_varint(&mut self, v: u64) {
-        let (bytes, n) = varint::encode(v);
-        self.put(bytes.get(..n).unwrap_or(&[]));
+        // One fixed-width store per size (no variable-length copy).
+        let v = v.min(varint::MAX);
+        match varint::len(v) {
+            1 => self.put_u8((v << 2) as u8),
+            2 => self.put(&((v << 2 | 1) as u16).to_le_bytes()),
+            4 => self.put(&((v << 2 | 2) as u32).to_le_bytes()),
+            _ => self.put(&(v << 2 | 3).to_le_bytes()),
+        }
     }
 
     /// Appends a length or count as an LPV.

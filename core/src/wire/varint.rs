@@ -61,18 +61,65 @@ pub enum VarintError {
 }
 
 /// Decodes an LPV from the front of `buf`; returns the value and its size.
+///
+/// Each size is read with one fixed-width load (no loop, no copy).
 #[inline]
 pub fn decode(buf: &[u8]) -> Result<(u64, usize), VarintError> {
     let first = *buf.first().ok_or(VarintError::Incomplete(1))?;
-    let n = 1usize << (first & 3);
-    let bytes = buf.get(..n).ok_or(VarintError::Incomplete(n))?;
-    let mut le = [0u8; 8];
-    for (dst, src) in le.iter_mut().zip(bytes) {
-        *dst = *src;
-    }
-    let v = u64::from_le_bytes(le) >> 2;
-    if len(v) != n {
+    let (v, n, min) = match first & 3 {
+        0 => return Ok((u64::from(first >> 2), 1)),
+        1 => {
+            let b = buf.first_chunk::<2>().ok_or(VarintError::Incomplete(2))?;
+            (u64::from(u16::from_le_bytes(*b) >> 2), 2, 1 << 6)
+        }
+        2 => {
+            let b = buf.first_chunk::<4>().ok_or(VarintError::Incomplete(4))?;
+            (u64::from(u32::from_le_bytes(*b) >> 2), 4, 1 << 14)
+        }
+        _ => {
+            let b = buf.first_chunk::<8>().ok_or(VarintError::Incomplete(8))?;
+            (u64::from_le_bytes(*b) >> 2, 8, 1 << 30)
+        }
+    };
+    if v < min {
         return Err(VarintError::NonMinimal);
     }
     Ok((v, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Writer;
+
+    #[test]
+    fn boundaries_round_trip_and_reject_non_minimal() {
+        let edges = [0u64, 1, 63, 64, 16383, 16384, (1 << 30) - 1, 1 << 30, MAX];
+        for v in edges {
+            let (bytes, n) = encode(v);
+            assert_eq!(n, len(v));
+            assert_eq!(decode(&bytes[..n]), Ok((v, n)), "{v}");
+            let mut out = [0u8; 8];
+            let mut w = Writer::new(&mut out[..n]);
+            w.put_varint(v);
+            assert!(w.is_exactly_full());
+            assert_eq!(out[..n], bytes[..n]);
+            for cut in 0..n {
+                assert_eq!(
+                    decode(&bytes[..cut]),
+                    Err(VarintError::Incomplete(if cut == 0 { 1 } else { n }))
+                );
+            }
+        }
+        // 63 written in two bytes, 16383 in four, 2^30 - 1 in eight.
+        assert_eq!(decode(&[63 << 2 | 1, 0]), Err(VarintError::NonMinimal));
+        assert_eq!(
+            decode(&(16383u32 << 2 | 2).to_le_bytes()),
+            Err(VarintError::NonMinimal)
+        );
+        assert_eq!(
+            decode(&(((1u64 << 30) - 1) << 2 | 3).to_le_bytes()),
+            Err(VarintError::NonMinimal)
+        );
+    }
 }
