@@ -211,3 +211,54 @@ fn fingerprints_follow_structure_only() {
     const FP: u64 = <fp_a::R<u16> as Wire>::FINGERPRINT;
     assert_eq!(FP, base);
 }
+
+#[derive(Wire, Debug, Clone, PartialEq)]
+enum Either<A, B> {
+    Left(A),
+    Right { value: B },
+    Neither,
+}
+
+#[derive(Wire, Debug, Clone, PartialEq)]
+enum Borrowing<'a> {
+    Text(&'a str),
+    Code(u8),
+}
+
+mod v1 {
+    #[derive(zerowire::Wire, Debug, Clone, PartialEq)]
+    pub(crate) struct Config {
+        pub(crate) level: u8,
+    }
+}
+
+/// Not recursive: `v1::Config` is another type.
+#[derive(Wire, Debug, Clone, PartialEq)]
+struct Config {
+    old: v1::Config,
+    sizes: [u8; size_of::<usize>()],
+}
+
+#[test]
+fn generic_and_borrowing_data_enums() {
+    for v in [
+        Either::Left(5u32),
+        Either::Right {
+            value: "r".to_string(),
+        },
+        Either::Neither,
+    ] {
+        let bytes = v.encode_to_vec();
+        assert_eq!(Either::<u32, String>::decode(&bytes).unwrap(), v);
+        let view = Either::<u32, String>::decode_view(&bytes).unwrap();
+        assert!(!format!("{view:?}").is_empty());
+    }
+    let b = Borrowing::Text("hi");
+    let bytes = b.encode_to_vec();
+    assert_eq!(Borrowing::decode(&bytes).unwrap(), b);
+    let c = Config {
+        old: v1::Config { level: 3 },
+        sizes: [1; size_of::<usize>()],
+    };
+    assert_eq!(Config::decode(&c.encode_to_vec()).unwrap(), c);
+}

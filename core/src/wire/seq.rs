@@ -372,18 +372,22 @@ impl FromView<'_> for bytes::Bytes {
     }
 }
 
+/// `false`, and a compile-time error when `T` has a tail: array items must
+/// have a fixed size.
+const fn fixed_items<T: Wire>() -> bool {
+    assert!(
+        !T::HAS_TAIL,
+        "arrays of variable-size wire types are not supported: use Vec<T> or heapless::Vec<T, N>"
+    );
+    false
+}
+
 /// Arrays of items without a tail live in the fixed block.
 impl<T: Wire, const N: usize> Wire for [T; N] {
     type Fixed = [T::Fixed; N];
     type Tail<'a> = ();
     type View<'a> = &'a [T::Fixed; N];
-    const HAS_TAIL: bool = {
-        assert!(
-            !T::HAS_TAIL,
-            "arrays of variable-size wire types are not supported: use Vec<T> or heapless::Vec<T, N>"
-        );
-        false
-    };
+    const HAS_TAIL: bool = fixed_items::<T>();
     const CHECKS_FIXED: bool = T::CHECKS_FIXED;
     const MIN_LEN: usize = T::MIN_LEN.saturating_mul(N);
     const MAX_LEN: Option<usize> = match T::MAX_LEN {
@@ -397,7 +401,7 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
 
     #[inline]
     fn encode_fixed(&self, w: &mut Writer<'_>) {
-        let _ = Self::HAS_TAIL;
+        let _ = const { fixed_items::<T>() };
         T::encode_items(self, w);
     }
     #[inline]
@@ -431,6 +435,7 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
 impl<'de, T: FromView<'de>, const N: usize> FromView<'de> for [T; N] {
     #[inline]
     fn from_view(view: &'de [T::Fixed; N]) -> Self {
+        let _ = const { fixed_items::<T>() };
         view.each_ref()
             .map(|f| T::from_view(super::checked_fixed_view::<T>(f)))
     }

@@ -36,34 +36,47 @@ impl<'ast> Visit<'ast> for TypeCheck<'_> {
         syn::visit::visit_type(self, ty);
     }
 
-    fn visit_path_segment(&mut self, seg: &'ast syn::PathSegment) {
-        let id = &seg.ident;
-        if id == "usize" || id == "isize" {
-            let fix = if id == "usize" {
-                "u32 or u64"
-            } else {
-                "i32 or i64"
-            };
+    fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
+        // Only a bare name can be a primitive or this type itself: `v1::Config`
+        // inside `Config` is another type.
+        if p.qself.is_none() && p.path.leading_colon.is_none() && p.path.segments.len() == 1 {
+            let id = &p.path.segments[0].ident;
+            if id == "usize" || id == "isize" {
+                let fix = if id == "usize" {
+                    "u32 or u64"
+                } else {
+                    "i32 or i64"
+                };
+                self.errors.push(syn::Error::new_spanned(
+                    id,
+                    format!(
+                        "`{id}` has no wire encoding: its size differs between the desktop \
+                         (64 bits) and the microcontroller (32 bits); use {fix}"
+                    ),
+                ));
+            } else if id == self.self_name || id == "Self" {
+                self.errors.push(syn::Error::new_spanned(
+                    id,
+                    format!(
+                        "recursive wire types are not supported: `{name}` contains itself, so \
+                         its encoding has no bounded nesting depth; keep the nodes in a \
+                         separate list (e.g. `struct Tree {{ nodes: Vec<{name}> }}`) and store \
+                         children as indices (`Vec<u32>`) instead",
+                        name = self.self_name
+                    ),
+                ));
+            }
+        } else if p.path.segments.first().is_some_and(|s| s.ident == "Self") {
             self.errors.push(syn::Error::new_spanned(
-                id,
-                format!(
-                    "`{id}` has no wire encoding: its size differs between the desktop \
-                     (64 bits) and the microcontroller (32 bits); use {fix}"
-                ),
-            ));
-        } else if id == self.self_name || id == "Self" {
-            self.errors.push(syn::Error::new_spanned(
-                id,
-                format!(
-                    "recursive wire types are not supported: `{}` contains itself, so its \
-                     encoding has no bounded nesting depth; flatten it, e.g. store nodes in a \
-                     `Vec<Node>` and refer to children by index",
-                    self.self_name
-                ),
+                p,
+                "recursive wire types are not supported: a field cannot mention `Self`",
             ));
         }
-        syn::visit::visit_path_segment(self, seg);
+        syn::visit::visit_type_path(self, p);
     }
+
+    // Array lengths are expressions, not field types: nothing to check there.
+    fn visit_expr(&mut self, _: &'ast syn::Expr) {}
 }
 
 pub(crate) fn check_input(input: &DeriveInput) -> syn::Result<()> {

@@ -1,7 +1,7 @@
 //! Expansion for enums.
 //!
 //! Fieldless enums live in the fixed block as a one-byte variant index and
-//! view as themselves (they must be `Copy`). Enums with data live in the
+//! view as themselves. Enums with data live in the
 //! tail: an LPV variant index, then the variant's fields (all fixed blocks,
 //! then all tails), and view as a generated `NameView<'a>` enum.
 
@@ -165,11 +165,11 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
         })
         .collect();
 
-    let (marker_variant, marker_arm) = if needs_marker(input) {
+    let (marker_variant, marker_arm_debug) = if needs_marker(input) {
         let m = marker(input);
         (
             quote!(#[doc(hidden)] __Marker(::zerowire::__private::core::convert::Infallible, #m),),
-            quote!(Self::__Marker(__never, _) => match __never {},),
+            quote!(Self::__Marker(__never, _) => match *__never {},),
         )
     } else {
         (quote!(), quote!())
@@ -328,7 +328,7 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
             fn fmt(&self, f: &mut ::zerowire::__private::core::fmt::Formatter<'_>) -> ::zerowire::__private::core::fmt::Result {
                 match self {
                     #(#debug_arms)*
-                    #marker_arm
+                    #marker_arm_debug
                 }
             }
         }
@@ -358,14 +358,12 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
             fn tail_len(&self) -> usize {
                 match self {
                     #(#tail_len_arms)*
-                    #marker_arm
                 }
             }
             #[inline]
             fn encode_tail(&self, __w: &mut ::zerowire::__private::Writer<'_>) {
                 match self {
                     #(#encode_arms)*
-                    #marker_arm
                 }
             }
             #[inline]

@@ -37,6 +37,19 @@ mod wire_types {
 
     #[derive(::zerowire::Wire)]
     pub struct Unit;
+
+    #[derive(::zerowire::Wire)]
+    pub enum Either<A, B> {
+        Left(A),
+        Right { value: B },
+        Neither,
+    }
+
+    #[derive(::zerowire::Wire)]
+    pub enum Text<'a> {
+        Borrowed(&'a str),
+        Code(u8),
+    }
 }
 
 fn main() {
@@ -59,4 +72,9 @@ fn main() {
     let bytes = b.encode_to_vec();
     let _ = <wire_types::Borrowed<'_> as ::zerowire::Wire>::decode(&bytes);
     let _ = <wire_types::Unit as ::zerowire::Wire>::decode(&[]);
+    let e: wire_types::Either<u8, u16> = wire_types::Either::Right { value: 7 };
+    let _ = <wire_types::Either<u8, u16> as ::zerowire::Wire>::decode(&e.encode_to_vec());
+    let t = wire_types::Text::Borrowed("t");
+    let bytes = t.encode_to_vec();
+    let _ = <wire_types::Text<'_> as ::zerowire::Wire>::decode(&bytes);
 }
