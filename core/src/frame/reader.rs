@@ -1,5 +1,7 @@
 //! Accumulating frames from a byte stream in caller-owned storage.
 
+use core::cell::Cell;
+
 use super::{Decoded, Frame, FrameDecoder, FrameError, MAX_HEADER_LEN};
 
 /// Buffers a byte stream in storage the caller owns (`[u8; N]`, `Vec<u8>`,
@@ -15,7 +17,9 @@ use super::{Decoded, Frame, FrameDecoder, FrameError, MAX_HEADER_LEN};
 #[derive(Debug)]
 pub struct FrameReader<B> {
     buf: B,
-    start: usize,
+    /// First unconsumed byte; a `Cell` so that [`FrameReader::next_frame`]
+    /// can take `&self` and hand out frames that borrow the storage.
+    start: Cell<usize>,
     end: usize,
     decoder: FrameDecoder,
 }
@@ -28,7 +32,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FrameReader<B> {
         let cap = u32::try_from(cap).unwrap_or(u32::MAX);
         Self {
             buf: storage,
-            start: 0,
+            start: Cell::new(0),
             end: 0,
             decoder: FrameDecoder::new(max_frame.min(cap)),
         }
@@ -43,22 +47,30 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FrameReader<B> {
 
     /// Bytes buffered and not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.end.saturating_sub(self.start)
+        self.end.saturating_sub(self.start.get())
+    }
+
+    /// The frame limit in force.
+    pub fn max_frame(&self) -> u64 {
+        self.decoder.max_frame()
     }
 
     fn compact(&mut self) {
-        if self.start > 0 {
-            let (start, end) = (self.start, self.end);
+        let (start, end) = (self.start.get(), self.end);
+        if start > 0 {
             self.buf.as_mut().copy_within(start..end, 0);
             self.end = end.saturating_sub(start);
-            self.start = 0;
+            self.start.set(0);
         }
     }
 
     /// Free storage to read into (moves a partial frame to the front first
     /// when that makes room). Follow with [`commit`](Self::commit).
     pub fn spare(&mut self) -> &mut [u8] {
-        if self.end == self.buf.as_ref().len() {
+        if self.start.get() == self.end {
+            self.start.set(0);
+            self.end = 0;
+        } else if self.end == self.buf.as_ref().len() {
             self.compact();
         }
         let end = self.end;
@@ -83,22 +95,22 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FrameReader<B> {
     }
 
     /// The next whole frame, or `Ok(None)` when more bytes are needed.
-    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, FrameError> {
-        let (start, end) = (self.start, self.end);
+    ///
+    /// Takes `&self`: the frame borrows the storage, and the bytes it
+    /// occupies are reused only by the next `&mut self` call.
+    pub fn next_frame(&self) -> Result<Option<Frame<'_>>, FrameError> {
+        let (start, end) = (self.start.get(), self.end);
         let pending = self.buf.as_ref().get(start..end).unwrap_or_default();
         let whole = match self.decoder.header(pending)? {
             Some((head, rest)) => Some(head.saturating_add(rest)).filter(|&n| n <= pending.len()),
             None => None,
         };
         let Some(len) = whole else {
-            if start == end {
-                self.start = 0;
-                self.end = 0;
-            }
             return Ok(None);
         };
-        self.start = start.saturating_add(len);
-        let bytes = self.buf.as_ref().get(start..self.start).unwrap_or_default();
+        let next = start.saturating_add(len);
+        self.start.set(next);
+        let bytes = self.buf.as_ref().get(start..next).unwrap_or_default();
         match self.decoder.decode(bytes)? {
             Decoded::Frame { frame, .. } => Ok(Some(frame)),
             Decoded::Incomplete { .. } => Ok(None),
