@@ -10,7 +10,7 @@
 //!   `thumbv7em-none-eabihf` and `thumbv6m-none-eabi` without `std`/`alloc`.
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
@@ -53,9 +53,9 @@ pub fn skip_or_fail(test: &str, why: &str) -> bool {
     }
     let line = format!("SKIPPED: {test}: {why} (set CI=true to make this a failure)");
     let bar = "!".repeat(line.len().min(100));
-    // Both streams: `cargo test` shows stdout only with --nocapture.
-    println!("{bar}\n{line}\n{bar}");
-    eprintln!("{bar}\n{line}\n{bar}");
+    // Written to the stderr handle directly: the test harness captures
+    // `println!`/`eprintln!` of passing tests, so they would hide the skip.
+    let _ = writeln!(std::io::stderr(), "\n{bar}\n{line}\n{bar}");
     false
 }
 
