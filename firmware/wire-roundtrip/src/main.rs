@@ -117,12 +117,6 @@ enum Command {
 }
 
 /// A data-carrying enum with borrowed payloads (`&'a str`, `&'a [u8]`).
-///
-/// Behind the `borrowed-enum` feature: the derive does not yet compile for
-/// enums with a lifetime or type parameter (it emits `Self::__Marker` arms
-/// in `tail_len`/`encode_tail` of the user's enum, which has no such
-/// variant, and `match __never {}` on a `&Infallible`).
-#[cfg(feature = "borrowed-enum")]
 #[derive(Wire, Debug, PartialEq)]
 enum Note<'a> {
     Empty,
@@ -167,6 +161,14 @@ struct Pair<T> {
     b: T,
 }
 
+/// A generic data-carrying enum, used at three types.
+#[derive(Wire, Debug, PartialEq)]
+enum Slot<T> {
+    Empty,
+    Full(T),
+    Tagged { tag: u8, value: T },
+}
+
 /// All of the above in one body, plus a vector of items with a tail.
 #[derive(Wire, Debug, PartialEq)]
 struct Everything<'a> {
@@ -191,13 +193,11 @@ struct Everything<'a> {
 
 /// Checks made by one [`roundtrip`] call, whatever happens in it.
 const ROUNDTRIP_CHECKS: u32 = 8;
-/// Whether the borrowed-payload enum checks are compiled in.
-const BORROWED_ENUM: bool = cfg!(feature = "borrowed-enum");
 /// Number of [`roundtrip`] calls in [`run`].
-const ROUNDTRIPS: u32 = 45 + 4 * BORROWED_ENUM as u32;
+const ROUNDTRIPS: u32 = 52;
 /// Number of single [`Ctx::check`] calls in [`run`] (view accessors, NaN,
 /// zero-copy, rejected input).
-const SINGLE_CHECKS: u32 = 24 + BORROWED_ENUM as u32;
+const SINGLE_CHECKS: u32 = 25;
 /// Every check [`run`] must make; fewer or more means checks were skipped or
 /// duplicated, and the firmware fails.
 const EXPECTED_CHECKS: u32 = ROUNDTRIPS * ROUNDTRIP_CHECKS + SINGLE_CHECKS;
@@ -597,10 +597,9 @@ fn run(ctx: &mut Ctx) {
         let mut buf = [0u8; 64];
         roundtrip(ctx, what, cmd, &mut buf);
     }
-    // round trips so far: 2 + 3 + 1 + 4 + 4 + 5 = 19
+    // round trips so far: 2 + 3 + 1 + 4 + 4 + 5 = 19 (+ 4 below = 23)
 
     // --- data-carrying enum with borrowed payloads (4 round trips) ---------
-    #[cfg(feature = "borrowed-enum")]
     {
         for (what, note) in [
             ("note Empty", Note::Empty),
@@ -629,7 +628,7 @@ fn run(ctx: &mut Ctx) {
             }),
             "note Text",
             "decoded &str does not borrow the buffer",
-        ); // single (borrowed-enum)
+        ); // single 9
     }
 
     // --- Option (3 round trips) -------------------------------------------
@@ -650,7 +649,7 @@ fn run(ctx: &mut Ctx) {
         }),
         "options Some",
         "view accessors",
-    ); // single 9
+    ); // single 10
     let none = black_box(Opts {
         count: None,
         label: None,
@@ -664,7 +663,7 @@ fn run(ctx: &mut Ctx) {
             .is_some_and(|(v, _)| v.count().is_none() && v.label().is_none()),
         "options None",
         "view accessors",
-    ); // single 10
+    ); // single 11
     let mixed = Opts {
         count: Some(0),
         label: Some(""),
@@ -689,7 +688,7 @@ fn run(ctx: &mut Ctx) {
         }),
         "borrowed",
         "view accessors",
-    ); // single 11
+    ); // single 12
     ctx.check(
         r.as_ref().is_some_and(|(v, d)| {
             borrows_from(at, v.name().as_bytes())
@@ -699,7 +698,7 @@ fn run(ctx: &mut Ctx) {
         }),
         "borrowed",
         "view/decoded value copies instead of borrowing the buffer",
-    ); // single 12
+    ); // single 13
     let empty = Borrowed {
         name: black_box(""),
         payload: black_box(&[]),
@@ -723,13 +722,13 @@ fn run(ctx: &mut Ctx) {
         }),
         "heapless full",
         "view accessors",
-    ); // single 13
+    ); // single 14
        // 1 + 16 (label) + 1 + 8 * 2 (samples) + 1 + 4 * 8 (points) + 1 (mode)
     ctx.check(
         Bounded::MAX_ENCODED_LEN == 68 && full.encoded_len() == Bounded::MAX_ENCODED_LEN,
         "heapless full",
         "MAX_ENCODED_LEN is not the full encoding's length",
-    ); // single 14
+    ); // single 15
     let empty = black_box(Bounded {
         label: heapless::String::new(),
         samples: heapless::Vec::new(),
@@ -748,7 +747,7 @@ fn run(ctx: &mut Ctx) {
             .is_some_and(|(v, _)| v.a() == 1 && v.b() == 0xFFFF),
         "Pair<u16>",
         "view accessors",
-    ); // single 15
+    ); // single 16
     let pp = black_box(Pair {
         a: Point { x: 1, y: 2 },
         b: Point { x: 3, y: 4 },
@@ -760,12 +759,12 @@ fn run(ctx: &mut Ctx) {
             .is_some_and(|(v, _)| Point::from_view(v.b()) == Point { x: 3, y: 4 }),
         "Pair<Point>",
         "view accessors",
-    ); // single 16
+    ); // single 17
     ctx.check(
         Pair::<u16>::MAX_ENCODED_LEN == 4 && Pair::<Point>::MAX_ENCODED_LEN == 16,
         "Pair",
         "MAX_ENCODED_LEN",
-    ); // single 17 (round trips so far: 19 + 3 + 2 + 2 + 2 = 28)
+    ); // single 18 (round trips so far: 23 + 3 + 2 + 2 + 2 = 32)
 
     // --- everything in one body (1 round trip) -----------------------------
     let everything = Everything {
@@ -824,7 +823,7 @@ fn run(ctx: &mut Ctx) {
         }),
         "everything",
         "nested view accessors",
-    ); // single 18
+    ); // single 19
 
     // --- core wire types on their own (16 round trips) ----------------------
     let mut buf = [0u8; 64];
@@ -849,35 +848,51 @@ fn run(ctx: &mut Ctx) {
         &hvec::<i32, 4, 3>([-1, 0, 1]),
         &mut buf,
     );
-    // round trips: 28 + 1 + 16 = 45 - see ROUNDTRIPS.
+    // round trips: 32 + 1 + 16 = 49
+
+    // --- generic enum at three types (3 round trips) -----------------------
+    let mut buf = [0u8; 64];
+    roundtrip(
+        ctx,
+        "Slot<u32> Full",
+        &Slot::Full(black_box(0xFEED_u32)),
+        &mut buf,
+    );
+    let tagged = Slot::Tagged {
+        tag: black_box(2),
+        value: Point { x: 7, y: -7 },
+    };
+    roundtrip(ctx, "Slot<Point> Tagged", &tagged, &mut buf);
+    roundtrip(ctx, "Slot<&str> Full", &Slot::Full(label), &mut buf);
+    // round trips: 49 + 3 = 52 - see ROUNDTRIPS.
 
     // --- malformed input is rejected (6 checks) ------------------------------
     ctx.check(
         bool::decode_view(black_box(&[2])).is_err(),
         "bool",
         "byte 2 accepted",
-    ); // single 19
+    ); // single 20
     ctx.check(
         char::decode_view(black_box(&0xD800u32.to_le_bytes())).is_err(),
         "char",
         "surrogate accepted",
-    ); // single 20
+    ); // single 21
     ctx.check(
         Mode::decode_view(black_box(&[4])).is_err(),
         "mode",
         "index 4 of 4 variants accepted",
-    ); // single 21
+    ); // single 22
     ctx.check(
         <&str>::decode_view(black_box(&[2, 0xC3, 0x28])).is_err(),
         "&str",
         "invalid UTF-8 accepted",
-    ); // single 22
+    ); // single 23
     let mut buf = [0u8; 32];
     let over = match black_box("more than eight").encode(&mut buf) {
         Ok(n) => heapless::String::<8>::decode_view(&buf[..n]).is_err(),
         Err(_) => false,
     };
-    ctx.check(over, "heapless::String<8>", "16 bytes accepted"); // single 23
+    ctx.check(over, "heapless::String<8>", "16 bytes accepted"); // single 24
     let mut buf = [0u8; 8];
     let bad_tag = match Command::Stop.encode(&mut buf) {
         Ok(1) => {
@@ -890,7 +905,7 @@ fn run(ctx: &mut Ctx) {
         bad_tag,
         "cmd",
         "variant index 5 of 5 accepted (or Stop is not 1 byte)",
-    ); // single 24
+    ); // single 25
 }
 
 #[entry]
