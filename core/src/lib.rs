@@ -49,6 +49,7 @@ extern crate std;
 extern crate self as zerowire;
 
 pub mod frame;
+pub mod proto;
 pub mod wire;
 
 pub use wire::{DecodeError, DecodeErrorKind, EncodeError, FromView, Seq, Wire};

@@ -15,7 +15,7 @@
 //! | `0xA2` / `0xA3` | PING / PONG | 0–8 opaque bytes |
 //! | `0xA4` | GOAWAY | `last_call_id ‖ code: LPV` |
 //! | `0xA5` | HELLO | a [`Hello`] body |
-//! | `0xA6` | MTABLE | `first_index: LPV ‖ n × u64 fingerprint` |
+//! | `0xA6` | MTABLE | `first_index: LPV ‖ n × (method id: u64, fingerprint: u64)` |
 //! | `0xC0–0xDF` | extension: skipped by receivers that do not know it | opaque |
 //! | others | reserved: a protocol error | – |
 //!

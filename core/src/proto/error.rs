@@ -1,0 +1,168 @@
+//! Errors of the protocol layer.
+
+use core::fmt;
+
+use crate::Wire;
+
+/// Why the callee did not produce a result, as carried by an error reply
+/// (`DATA` with `ERROR`; body: [`ErrorBody`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The callee serves no method with this id.
+    UnknownMethod,
+    /// The callee's definition of the method differs (fingerprints differ).
+    SchemaMismatch,
+    /// The arguments did not decode.
+    BadRequest,
+    /// The call was cancelled.
+    Cancelled,
+    /// The callee had more calls in flight than it accepts.
+    Overloaded,
+    /// The handler panicked; the message says what it said.
+    Panicked,
+    /// The callee is closing and did not start the call.
+    GoingAway,
+    /// Any other failure on the callee's side.
+    Internal,
+    /// A code this version does not know.
+    Other(u16),
+}
+
+impl ErrorCode {
+    /// The wire value.
+    pub const fn to_u16(self) -> u16 {
+        match self {
+            Self::UnknownMethod => 1,
+            Self::SchemaMismatch => 2,
+            Self::BadRequest => 3,
+            Self::Cancelled => 5,
+            Self::Overloaded => 6,
+            Self::Internal => 7,
+            Self::GoingAway => 8,
+            Self::Panicked => 9,
+            Self::Other(c) => c,
+        }
+    }
+
+    /// From the wire value.
+    pub const fn from_u16(c: u16) -> Self {
+        match c {
+            1 => Self::UnknownMethod,
+            2 => Self::SchemaMismatch,
+            3 => Self::BadRequest,
+            5 => Self::Cancelled,
+            6 => Self::Overloaded,
+            7 => Self::Internal,
+            8 => Self::GoingAway,
+            9 => Self::Panicked,
+            c => Self::Other(c),
+        }
+    }
+}
+
+/// The body of an error reply.
+#[derive(Wire, Clone, Debug, PartialEq, Eq)]
+pub struct ErrorBody<'a> {
+    /// [`ErrorCode::to_u16`].
+    pub code: u16,
+    /// Human-readable detail (a panic message, the decode error).
+    pub message: &'a str,
+}
+
+/// Why the connection ended. Every pending call fails with `Disconnected`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// Both sides finished a graceful close.
+    Graceful,
+    /// The peer's HELLO did not arrive in time.
+    HandshakeTimeout,
+    /// Nothing arrived from the peer for longer than the idle timeout.
+    IdleTimeout,
+    /// A cancelled call got no final frame within the cancel timeout.
+    CancelTimeout,
+    /// The peer sent bytes that are not a valid frame sequence.
+    FramingError,
+    /// The peer broke a protocol rule (reply to an unknown call id, call
+    /// beyond its declared methods, …).
+    ProtocolViolation,
+    /// The peer speaks another protocol version or is not zerowire.
+    Incompatible,
+    /// The peer closed with an error code (its GOAWAY).
+    PeerError(u16),
+    /// The transport reported end of stream or an I/O error.
+    TransportClosed,
+}
+
+impl CloseReason {
+    /// The GOAWAY code announcing this reason (0 for a graceful close).
+    pub const fn code(self) -> u16 {
+        match self {
+            Self::Graceful | Self::TransportClosed => 0,
+            Self::HandshakeTimeout => 10,
+            Self::IdleTimeout => 11,
+            Self::CancelTimeout => 12,
+            Self::FramingError => 13,
+            Self::ProtocolViolation => 14,
+            Self::Incompatible => 15,
+            Self::PeerError(c) => c,
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Graceful => f.write_str("closed gracefully"),
+            Self::HandshakeTimeout => f.write_str("handshake timed out"),
+            Self::IdleTimeout => f.write_str("peer went silent"),
+            Self::CancelTimeout => f.write_str("a cancelled call was never answered"),
+            Self::FramingError => f.write_str("framing error"),
+            Self::ProtocolViolation => f.write_str("protocol violation"),
+            Self::Incompatible => f.write_str("incompatible peer"),
+            Self::PeerError(c) => write!(f, "peer closed with error code {c}"),
+            Self::TransportClosed => f.write_str("transport closed"),
+        }
+    }
+}
+
+/// Why a call could not be started now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The peer's `max_calls`, or this side's call table, is full; retry
+    /// after a call completes (`Overloaded` for callers that do not wait).
+    Busy,
+    /// The send buffer is above its high-water mark or cannot hold the
+    /// frame yet; retry after the driver has written.
+    Backpressure,
+    /// The method table for this connection is full.
+    TooManyMethods,
+    /// The arguments do not fit in one frame under the peer's limit.
+    TooLarge {
+        /// The frame's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The connection is closing or closed.
+    Closed,
+}
+
+/// How an outgoing call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure<'a> {
+    /// The callee answered with an error reply.
+    Remote {
+        /// Its code.
+        code: ErrorCode,
+        /// Its detail text.
+        message: &'a str,
+    },
+    /// The deadline passed; the call was cancelled at the callee.
+    DeadlineExceeded,
+    /// The connection ended before the reply.
+    Disconnected(CloseReason),
+}

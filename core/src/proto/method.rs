@@ -1,0 +1,45 @@
+//! Method descriptors: what the handshake says about each method.
+
+use crate::wire::Fingerprint;
+
+/// A method of a service, as both ends agree on it.
+///
+/// `#[zerowire::service]` generates one constant per method. `id` names the
+/// method (service and method name); `fingerprint` covers its signature (the
+/// argument and result types' schema fingerprints), so two ends with the same
+/// `id` but different `fingerprint`s have different definitions of the method
+/// and calls to it fail with `SchemaMismatch` while the others keep working.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MethodDesc {
+    /// The service (trait) name.
+    pub service: &'static str,
+    /// The method name.
+    pub name: &'static str,
+    /// `method_id(service, name)`.
+    pub id: u64,
+    /// The signature's fingerprint.
+    pub fingerprint: u64,
+}
+
+impl MethodDesc {
+    /// A descriptor; `id` is derived from the names.
+    pub const fn new(service: &'static str, name: &'static str, fingerprint: u64) -> Self {
+        Self {
+            service,
+            name,
+            id: method_id(service, name),
+            fingerprint,
+        }
+    }
+}
+
+/// The id of `service::name`: FNV-1a over both names.
+pub const fn method_id(service: &str, name: &str) -> u64 {
+    Fingerprint::new("method").str(service).str(name).finish()
+}
+
+/// The fingerprint of a method signature from its arguments' and result's
+/// fingerprints.
+pub const fn signature_fingerprint(args: u64, result: u64) -> u64 {
+    Fingerprint::new("signature").u64(args).u64(result).finish()
+}

@@ -1,0 +1,192 @@
+//! The connection protocol as a sans-IO state machine: no sockets, no clocks,
+//! no spawning, no allocation. Every transport (tokio and smol on the
+//! desktop, smoltcp on a microcontroller) drives this same code.
+//!
+//! See [`Connection`] for the call order and who owns which buffer.
+
+mod connection;
+mod error;
+mod method;
+mod sendbuf;
+mod tables;
+mod time;
+
+pub use connection::{service_fingerprint, Connection, StaticConnection};
+pub use error::{CloseReason, ErrorBody, ErrorCode, Failure, StartError};
+pub use method::{method_id, signature_fingerprint, MethodDesc};
+#[cfg(feature = "alloc")]
+pub use tables::VecTables;
+pub use tables::{ArrayTables, InSlot, OutSlot, PeerMethod, Tables};
+pub use time::Instant;
+
+use core::time::Duration;
+
+/// Which end of the connection this is; it decides the call-id space
+/// (the initiator uses even ids, the acceptor odd ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// This side opened the connection.
+    Initiator,
+    /// This side accepted it.
+    Acceptor,
+}
+
+impl Role {
+    pub(crate) const fn parity(self) -> u64 {
+        match self {
+            Self::Initiator => 0,
+            Self::Acceptor => 1,
+        }
+    }
+}
+
+/// Limits and timers of a connection.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Peer calls served at once; announced in HELLO (capped by the
+    /// tables' `in_calls` capacity). A peer that exceeds it gets
+    /// `Overloaded` replies.
+    pub max_calls: u16,
+    /// Largest frame accepted (capped by the receive buffer).
+    pub max_frame: u32,
+    /// Time allowed for the peer's HELLO.
+    pub handshake_timeout: Duration,
+    /// Silence after which a PING is sent.
+    pub keepalive_interval: Duration,
+    /// Silence after which the connection is closed (`IdleTimeout`).
+    pub idle_timeout: Duration,
+    /// Deadline of calls started without one; `None`: no deadline.
+    pub default_deadline: Option<Duration>,
+    /// Time a cancelled call's final frame may take before the connection
+    /// is closed (`CancelTimeout`).
+    pub cancel_timeout: Duration,
+    /// Pending outgoing bytes above which new calls wait
+    /// (`StartError::Backpressure`) and the driver stops reading.
+    pub send_high_water: usize,
+    /// Sent in HELLO to identify this build.
+    pub build: &'static str,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_calls: 32,
+            max_frame: 16 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(45),
+            default_deadline: None,
+            cancel_timeout: Duration::from_secs(10),
+            send_high_water: 64 * 1024,
+            build: "",
+        }
+    }
+}
+
+/// An outgoing call started by [`Connection::call`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CallId {
+    pub(crate) id: u64,
+    pub(crate) generation: u32,
+}
+
+impl CallId {
+    /// The call id on the wire.
+    pub fn wire_id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// A peer's call being served here, from [`Event::Call`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IncomingCall {
+    pub(crate) id: u64,
+    pub(crate) slot: u16,
+    pub(crate) generation: u32,
+}
+
+impl IncomingCall {
+    /// The call id on the wire.
+    pub fn wire_id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// What the peer announced in its HELLO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerInfo<'a> {
+    /// Calls it serves at once.
+    pub max_calls: u16,
+    /// Largest frame it accepts.
+    pub max_frame: u32,
+    /// Fingerprint over the methods it serves.
+    pub service_fp: u64,
+    /// Number of methods it serves.
+    pub n_methods: u16,
+    /// Its build identification.
+    pub build: &'a str,
+}
+
+/// What happened, from [`Connection::poll_event`]; slices borrow the
+/// connection's receive buffer until the next `&mut` call.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The peer's HELLO arrived.
+    Connected(PeerInfo<'a>),
+    /// The peer calls `method` (an index into the served table); answer with
+    /// [`Connection::reply`] or [`Connection::reply_error`].
+    Call {
+        /// The call, for the reply.
+        call: IncomingCall,
+        /// Index into the served methods.
+        method: u16,
+        /// The encoded arguments.
+        body: &'a [u8],
+    },
+    /// A one-way notification for `method` (no reply).
+    Notification {
+        /// Index into the served methods.
+        method: u16,
+        /// The encoded arguments.
+        body: &'a [u8],
+    },
+    /// The peer cancelled a call being served: drop its handler. The final
+    /// frame was sent already; a later reply is ignored.
+    Cancelled(IncomingCall),
+    /// A call of this side completed with the callee's result.
+    Reply {
+        /// The call.
+        call: CallId,
+        /// The encoded result.
+        body: &'a [u8],
+    },
+    /// A call of this side failed.
+    Failed {
+        /// The call.
+        call: CallId,
+        /// Why.
+        failure: Failure<'a>,
+    },
+    /// The connection is closed; nothing more will happen. Every pending
+    /// call was reported as `Failed` with `Disconnected` before this.
+    Closed(CloseReason),
+}
+
+/// Why a reply could not be queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplyError {
+    /// The call was cancelled or already answered; the reply is dropped.
+    Stale,
+    /// The send buffer cannot hold the frame now: keep the result and retry
+    /// after the driver has written.
+    Backpressure,
+    /// The result does not fit in a frame under the peer's limit.
+    TooLarge {
+        /// The frame's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}

@@ -1,0 +1,158 @@
+//! The per-connection tables: calls in flight both ways and the method
+//! tables, in storage the caller chooses (arrays or, with `alloc`, vectors).
+
+use super::time::Instant;
+
+/// State of one of this side's outgoing calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum OutState {
+    /// The slot (and its call id) is free.
+    #[default]
+    Free,
+    /// Waiting for the reply.
+    Waiting,
+    /// The deadline passed and CANCEL was sent; the failure is not yet
+    /// reported to the application.
+    Expired,
+    /// Cancelled (by the application or after reporting a deadline);
+    /// waiting for the callee's final frame, which frees the id.
+    Abandoned,
+}
+
+/// One of this side's outgoing call slots; slot `i` uses call id
+/// `2 * (i + 1) + parity`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutSlot {
+    pub(crate) state: OutState,
+    pub(crate) generation: u32,
+    pub(crate) deadline: Option<Instant>,
+    /// When the slot entered `Expired`/`Abandoned` (for the cancel timeout).
+    pub(crate) since: Instant,
+}
+
+/// One of the peer's calls being served here.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InSlot {
+    pub(crate) running: bool,
+    pub(crate) id: u64,
+    pub(crate) generation: u32,
+}
+
+/// What the peer's declared method index `i` means here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PeerMethod {
+    /// Not declared (yet).
+    #[default]
+    Unset,
+    /// Served here as method `index` of the served table.
+    Local(u16),
+    /// Served here, but the peer's definition differs.
+    Mismatch(u16),
+    /// Not served here.
+    Unknown,
+}
+
+/// Storage for a connection's tables. Implemented for [`ArrayTables`]
+/// (const capacities, no heap) and, with `alloc`, [`VecTables`].
+pub trait Tables {
+    /// This side's outgoing call slots, read-only.
+    fn out_calls_ref(&self) -> &[OutSlot];
+    /// This side's outgoing call slots (their number bounds calls in flight).
+    fn out_calls(&mut self) -> &mut [OutSlot];
+    /// Slots for the peer's calls being served (their number is the
+    /// `max_calls` this side announces, capped by the configuration).
+    fn in_calls(&mut self) -> &mut [InSlot];
+    /// The peer's declared methods, by the peer's index.
+    fn peer_methods(&mut self) -> &mut [PeerMethod];
+    /// The ids of the methods this side declared, by this side's index.
+    fn declared(&mut self) -> &mut [u64];
+}
+
+/// Tables with compile-time capacities: `CALLS` calls in flight each way,
+/// `METHODS` declared methods each way. No heap.
+#[derive(Debug)]
+pub struct ArrayTables<const CALLS: usize, const METHODS: usize> {
+    out_calls: [OutSlot; CALLS],
+    in_calls: [InSlot; CALLS],
+    peer_methods: [PeerMethod; METHODS],
+    declared: [u64; METHODS],
+}
+
+impl<const CALLS: usize, const METHODS: usize> ArrayTables<CALLS, METHODS> {
+    /// Empty tables.
+    pub fn new() -> Self {
+        Self {
+            out_calls: [OutSlot::default(); CALLS],
+            in_calls: [InSlot::default(); CALLS],
+            peer_methods: [PeerMethod::Unset; METHODS],
+            declared: [0; METHODS],
+        }
+    }
+}
+
+impl<const CALLS: usize, const METHODS: usize> Default for ArrayTables<CALLS, METHODS> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const CALLS: usize, const METHODS: usize> Tables for ArrayTables<CALLS, METHODS> {
+    fn out_calls_ref(&self) -> &[OutSlot] {
+        &self.out_calls
+    }
+    fn out_calls(&mut self) -> &mut [OutSlot] {
+        &mut self.out_calls
+    }
+    fn in_calls(&mut self) -> &mut [InSlot] {
+        &mut self.in_calls
+    }
+    fn peer_methods(&mut self) -> &mut [PeerMethod] {
+        &mut self.peer_methods
+    }
+    fn declared(&mut self) -> &mut [u64] {
+        &mut self.declared
+    }
+}
+
+/// Heap-backed tables with capacities chosen at run time.
+#[cfg(feature = "alloc")]
+#[derive(Debug)]
+pub struct VecTables {
+    out_calls: alloc::vec::Vec<OutSlot>,
+    in_calls: alloc::vec::Vec<InSlot>,
+    peer_methods: alloc::vec::Vec<PeerMethod>,
+    declared: alloc::vec::Vec<u64>,
+}
+
+#[cfg(feature = "alloc")]
+impl VecTables {
+    /// Tables for `calls` calls in flight each way and `methods` declared
+    /// methods each way.
+    pub fn new(calls: usize, methods: usize) -> Self {
+        Self {
+            out_calls: alloc::vec![OutSlot::default(); calls],
+            in_calls: alloc::vec![InSlot::default(); calls],
+            peer_methods: alloc::vec![PeerMethod::Unset; methods],
+            declared: alloc::vec![0; methods],
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Tables for VecTables {
+    fn out_calls_ref(&self) -> &[OutSlot] {
+        &self.out_calls
+    }
+    fn out_calls(&mut self) -> &mut [OutSlot] {
+        &mut self.out_calls
+    }
+    fn in_calls(&mut self) -> &mut [InSlot] {
+        &mut self.in_calls
+    }
+    fn peer_methods(&mut self) -> &mut [PeerMethod] {
+        &mut self.peer_methods
+    }
+    fn declared(&mut self) -> &mut [u64] {
+        &mut self.declared
+    }
+}
