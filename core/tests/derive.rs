@@ -262,3 +262,24 @@ fn generic_and_borrowing_data_enums() {
     };
     assert_eq!(Config::decode(&c.encode_to_vec()).unwrap(), c);
 }
+
+#[test]
+fn tuples_encode_like_tuple_structs() {
+    #[derive(Wire, Debug, PartialEq)]
+    struct AsStruct(u32, String, Vec<u16>);
+    let t = (7u32, "x".to_string(), vec![1u16, 2]);
+    let bytes = t.encode_to_vec();
+    assert_eq!(bytes, AsStruct(7, "x".into(), vec![1, 2]).encode_to_vec());
+    assert_eq!(<(u32, String, Vec<u16>)>::decode(&bytes).unwrap(), t);
+    let (a, s, v) = <(u32, String, Vec<u16>)>::decode_view(&bytes).unwrap();
+    assert_eq!((a, s, v.len()), (7, "x", 2));
+    assert_eq!(<(u32, u32, u32) as Wire>::MAX_ENCODED_LEN, 12);
+    assert_ne!(
+        <(u32, u16) as Wire>::FINGERPRINT,
+        <(u16, u32) as Wire>::FINGERPRINT
+    );
+    assert_eq!(
+        <(bool,)>::decode_view(&[2]).unwrap_err().kind,
+        DecodeErrorKind::InvalidBool(2)
+    );
+}

@@ -24,6 +24,7 @@ mod heapless_impls;
 mod prim;
 mod seq;
 mod text;
+mod tuple;
 mod wrap;
 
 pub mod varint;
@@ -32,6 +33,7 @@ pub use cursor::{Reader, Writer};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use fingerprint::Fingerprint;
 pub use seq::{Seq, SeqIter};
+pub use tuple::{Tuple1, Tuple2, Tuple3, Tuple4, Tuple5, Tuple6, Tuple7, Tuple8};
 
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
