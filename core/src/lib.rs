@@ -50,9 +50,10 @@ extern crate self as zerowire;
 
 pub mod frame;
 pub mod proto;
+pub mod rpc;
 pub mod wire;
 
-pub use wire::{DecodeError, DecodeErrorKind, EncodeError, FromView, Seq, Wire};
+pub use wire::{DecodeError, DecodeErrorKind, Encode, EncodeError, FromView, Seq, Wire};
 pub use zerowire_macros::Wire;
 
 #[doc(hidden)]

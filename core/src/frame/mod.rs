@@ -34,7 +34,7 @@ pub use reader::FrameReader;
 use core::fmt;
 
 use crate::wire::varint::{self, VarintError};
-use crate::wire::{DecodeError, DecodeErrorKind, EncodeError, Reader, Wire, Writer};
+use crate::wire::{DecodeError, DecodeErrorKind, Encode, EncodeError, Reader, Wire, Writer};
 use zerocopy::little_endian::U64;
 use zerocopy::FromBytes;
 
@@ -581,7 +581,7 @@ impl Frame<'_> {
 
 /// Writes a frame header and then `body`'s encoding directly after it, with
 /// no intermediate buffer: `ty ‖ len ‖ fields (LPVs) ‖ body`.
-fn encode_with_body<T: Wire>(
+fn encode_with_body<T: Encode + ?Sized>(
     buf: &mut [u8],
     ty: u8,
     fields: &[u64],
@@ -615,7 +615,7 @@ fn encode_with_body<T: Wire>(
 }
 
 /// Encodes a CALL frame for `method` (0–127) with `args` as its body.
-pub fn encode_call<T: Wire>(
+pub fn encode_call<T: Encode + ?Sized>(
     buf: &mut [u8],
     method: u8,
     call_id: u64,
@@ -628,7 +628,7 @@ pub fn encode_call<T: Wire>(
 ///
 /// `method` must be `Some` exactly when `flags` has `OPEN`, and `total_len`
 /// exactly when it has `TOTAL`; the flags are adjusted to match.
-pub fn encode_data<T: Wire>(
+pub fn encode_data<T: Encode + ?Sized>(
     buf: &mut [u8],
     flags: DataFlags,
     call_id: u64,
@@ -662,7 +662,7 @@ pub fn encode_data<T: Wire>(
 }
 
 /// Encodes a single-frame reply (`DATA` with `FIN_MSG | FIN_STREAM`).
-pub fn encode_reply<T: Wire>(
+pub fn encode_reply<T: Encode + ?Sized>(
     buf: &mut [u8],
     call_id: u64,
     result: &T,

@@ -10,7 +10,7 @@ use crate::frame::{
     self, DataFlags, Frame, FrameError, FrameReader, Hello, MAGIC, PRE_HELLO_MAX_FRAME,
     PROTOCOL_VERSION,
 };
-use crate::wire::{varint, Fingerprint, Wire};
+use crate::wire::{varint, Encode, Fingerprint, Wire};
 use zerocopy::little_endian::U64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,7 +320,7 @@ where
     /// `deadline` overrides [`Config::default_deadline`]. The first call of a
     /// method on a connection also sends the method's declaration (its id and
     /// fingerprint), which lets the callee detect a schema mismatch.
-    pub fn call<A: Wire>(
+    pub fn call<A: Encode + ?Sized>(
         &mut self,
         now: Instant,
         method: &MethodDesc,
@@ -332,7 +332,11 @@ where
 
     /// Sends a one-way notification: no reply; notifications are delivered
     /// in the order they were sent.
-    pub fn notify<A: Wire>(&mut self, method: &MethodDesc, args: &A) -> Result<(), StartError> {
+    pub fn notify<A: Encode + ?Sized>(
+        &mut self,
+        method: &MethodDesc,
+        args: &A,
+    ) -> Result<(), StartError> {
         self.inner.notify(method, args)
     }
 
@@ -344,7 +348,11 @@ where
     }
 
     /// Answers a peer's call with its result (the call's final frame).
-    pub fn reply<R: Wire>(&mut self, call: IncomingCall, result: &R) -> Result<(), ReplyError> {
+    pub fn reply<R: Encode + ?Sized>(
+        &mut self,
+        call: IncomingCall,
+        result: &R,
+    ) -> Result<(), ReplyError> {
         self.inner.reply(call, result)
     }
 
@@ -617,7 +625,7 @@ where
         u8::try_from(len).map_err(|_| StartError::TooManyMethods)
     }
 
-    fn call<A: Wire>(
+    fn call<A: Encode + ?Sized>(
         &mut self,
         now: Instant,
         method: &MethodDesc,
@@ -659,7 +667,11 @@ where
         Ok(CallId { id, generation })
     }
 
-    fn notify<A: Wire>(&mut self, method: &MethodDesc, args: &A) -> Result<(), StartError> {
+    fn notify<A: Encode + ?Sized>(
+        &mut self,
+        method: &MethodDesc,
+        args: &A,
+    ) -> Result<(), StartError> {
         self.check_can_start()?;
         let id = self.role.parity();
         self.check_frame(1usize.saturating_add(args.encoded_len()))?;
@@ -712,7 +724,11 @@ where
         self.maybe_finish_close();
     }
 
-    fn reply<R: Wire>(&mut self, call: IncomingCall, result: &R) -> Result<(), ReplyError> {
+    fn reply<R: Encode + ?Sized>(
+        &mut self,
+        call: IncomingCall,
+        result: &R,
+    ) -> Result<(), ReplyError> {
         self.check_incoming(call)?;
         let rest = varint::len(call.id).saturating_add(result.encoded_len());
         let max = self.peer_max_frame();

@@ -182,6 +182,26 @@ pub trait Wire {
     }
 }
 
+/// Something that can be written as a body: every [`Wire`] type, and the
+/// reply enums `#[zerowire::service]` generates (one variant per method).
+pub trait Encode {
+    /// The exact number of bytes [`encode`](Encode::encode) writes.
+    fn encoded_len(&self) -> usize;
+    /// Encodes into the front of `buf` and returns the number of bytes written.
+    fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError>;
+}
+
+impl<T: Wire> Encode for T {
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        Wire::encoded_len(self)
+    }
+    #[inline]
+    fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        Wire::encode(self, buf)
+    }
+}
+
 /// Conversion from a validated view to a value, which may borrow from the
 /// input (`&'de str`) or own its data (`String`).
 pub trait FromView<'de>: Wire + Sized {
