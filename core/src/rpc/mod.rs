@@ -10,8 +10,10 @@
 //! - [`CallError`] is what a call returns when it fails: the handler's typed
 //!   error (`Remote`) or a transport or protocol failure.
 
+mod compose;
 mod error;
 
+pub use compose::Either;
 pub use error::{CallError, ErrorText};
 
 use core::future::Future;
