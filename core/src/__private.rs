@@ -46,3 +46,8 @@ pub fn check_index(index: u8, variants: u8, at: usize) -> Result<(), DecodeError
         ))
     }
 }
+
+/// Compile-time check that `T` is a wire type (the derive and `#[service]`
+/// call it at the user's spans so errors point there).
+#[inline(always)]
+pub fn assert_wire<T: Wire + ?Sized>() {}

@@ -54,7 +54,7 @@ pub mod rpc;
 pub mod wire;
 
 pub use wire::{DecodeError, DecodeErrorKind, Encode, EncodeError, FromView, Seq, Wire};
-pub use zerowire_macros::Wire;
+pub use zerowire_macros::{service, Wire};
 
 #[doc(hidden)]
 pub mod __private;

@@ -7,6 +7,7 @@
 
 use proc_macro::TokenStream;
 
+mod service;
 mod wire;
 
 /// Derives `zerowire::Wire` and `zerowire::FromView` for a struct or enum, and
@@ -23,6 +24,23 @@ mod wire;
 pub fn derive_wire(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     wire::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Turns a trait into an RPC service: the server trait you implement, a
+/// dispatcher (`NameService<S>`, a `zerowire::rpc::Service`), an async client
+/// (`NameClient<C>`) and a blocking one (`NameBlockingClient<C>`).
+///
+/// Methods take `&self`, any number of `Wire` arguments (at most 8), and
+/// return a `Wire` type; `async fn` handlers return futures that are `Send`
+/// unless the attribute says `#[service(local)]`; plain `fn` handlers run
+/// without an executor. A method returning `Result<T, E>` gives clients
+/// `Result<T, CallError<E>>` with the handler's error as `CallError::Remote`.
+/// A first parameter `cx: &Ctx` receives the transport's connection context.
+#[proc_macro_attribute]
+pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
+    service::expand(attr.into(), item.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -1,0 +1,446 @@
+//! The generated items, one function each: the server trait, the method
+//! table, the dispatcher, the reply enum and the two clients.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::Ident;
+
+use super::parse::{Method, ServiceDef};
+
+struct Names {
+    service: Ident,
+    reply: Ident,
+    client: Ident,
+    blocking: Ident,
+    table: Ident,
+}
+
+fn camel(name: &Ident) -> Ident {
+    let mut out = String::new();
+    let mut upper = true;
+    for c in name.to_string().trim_start_matches("r#").chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    Ident::new(&out, name.span())
+}
+
+pub(crate) fn expand(def: &ServiceDef) -> TokenStream {
+    let name = &def.name;
+    let names = Names {
+        service: format_ident!("{}Service", name),
+        reply: format_ident!("{}Reply", name),
+        client: format_ident!("{}Client", name),
+        blocking: format_ident!("{}BlockingClient", name),
+        table: format_ident!("__ZEROWIRE_{}_METHODS", name.to_string().to_uppercase()),
+    };
+    let items = [
+        server_trait(def),
+        method_table(def, &names),
+        arg_checks(def),
+        reply_enum(def, &names),
+        dispatcher(def, &names),
+        async_client(def, &names),
+        blocking_client(def, &names),
+    ];
+    quote!(#(#items)*)
+}
+
+fn args_tuple_ty(m: &Method) -> TokenStream {
+    let tys = m.args.iter().map(|a| &a.ty);
+    quote!((#(#tys,)*))
+}
+
+fn server_trait(def: &ServiceDef) -> TokenStream {
+    let vis = &def.vis;
+    let name = &def.name;
+    let attrs = &def.attrs;
+    let bounds = if def.options.local {
+        quote!('static)
+    } else {
+        quote!(::core::marker::Send + ::core::marker::Sync + 'static)
+    };
+    let methods = def.methods.iter().map(|m| {
+        let mname = &m.name;
+        let mattrs = &m.attrs;
+        let output = &m.output;
+        let cx = m.context.as_ref().map(|(n, ty)| quote!(#n: &#ty,));
+        let args = m.args.iter().map(|a| {
+            let (n, t) = (&a.name, &a.ty);
+            quote!(#n: #t)
+        });
+        if m.is_async {
+            let send = if def.options.local { quote!() } else { quote!(+ ::core::marker::Send) };
+            quote! {
+                #(#mattrs)*
+                fn #mname(&self, #cx #(#args),*) -> impl ::core::future::Future<Output = #output> #send;
+            }
+        } else {
+            quote! {
+                #(#mattrs)*
+                fn #mname(&self, #cx #(#args),*) -> #output;
+            }
+        }
+    });
+    quote! {
+        #(#attrs)*
+        #vis trait #name: #bounds {
+            #(#methods)*
+        }
+    }
+}
+
+fn method_table(def: &ServiceDef, names: &Names) -> TokenStream {
+    let vis = &def.vis;
+    let table = &names.table;
+    let service = def.name.to_string();
+    let n = def.methods.len();
+    let entries = def.methods.iter().map(|m| {
+        let mname = m.name.to_string();
+        let args = args_tuple_ty(m);
+        let out = &m.output;
+        quote! {
+            ::zerowire::proto::MethodDesc::new(
+                #service,
+                #mname,
+                ::zerowire::proto::signature_fingerprint(
+                    <#args as ::zerowire::Wire>::FINGERPRINT,
+                    <#out as ::zerowire::Wire>::FINGERPRINT,
+                ),
+            )
+        }
+    });
+    quote! {
+        #[doc(hidden)]
+        #vis static #table: [::zerowire::proto::MethodDesc; #n] = [#(#entries),*];
+    }
+}
+
+/// Per-argument assertions spanned at the user's types, so a non-`Wire`
+/// argument is reported there with `Wire`'s own message.
+fn arg_checks(def: &ServiceDef) -> TokenStream {
+    let checks = def.methods.iter().flat_map(|m| {
+        let args = m.args.iter().map(|a| {
+            let ty = &a.ty;
+            quote_spanned!(ty.span()=> ::zerowire::__private::assert_wire::<#ty>();)
+        });
+        let out = &m.output;
+        let ret = quote_spanned!(out.span()=> ::zerowire::__private::assert_wire::<#out>(););
+        args.chain(core::iter::once(ret)).collect::<Vec<_>>()
+    });
+    quote! {
+        const _: fn() = || {
+            #(#checks)*
+        };
+    }
+}
+
+fn reply_enum(def: &ServiceDef, names: &Names) -> TokenStream {
+    let vis = &def.vis;
+    let reply = &names.reply;
+    let doc = format!(
+        "The result of any [`{}`] method, as the dispatcher encodes it.",
+        def.name
+    );
+    let variants: Vec<_> = def.methods.iter().map(|m| camel(&m.name)).collect();
+    let outs = def.methods.iter().map(|m| &m.output);
+    quote! {
+        #[doc = #doc]
+        #[allow(missing_docs)]
+        #vis enum #reply {
+            #(#variants(#outs),)*
+        }
+
+        impl ::zerowire::Encode for #reply {
+            fn encoded_len(&self) -> usize {
+                match self {
+                    #(Self::#variants(v) => ::zerowire::Encode::encoded_len(v),)*
+                }
+            }
+            fn encode(&self, buf: &mut [u8]) -> ::core::result::Result<usize, ::zerowire::EncodeError> {
+                match self {
+                    #(Self::#variants(v) => ::zerowire::Encode::encode(v, buf),)*
+                }
+            }
+        }
+    }
+}
+
+fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
+    let vis = &def.vis;
+    let name = &def.name;
+    let service = &names.service;
+    let reply = &names.reply;
+    let table = &names.table;
+    let n = def.methods.len();
+    let cx_ty = match &def.context {
+        Some(ty) => quote!(#ty),
+        None => quote!(__Cx),
+    };
+    let cx_param = if def.context.is_some() {
+        quote!()
+    } else {
+        quote!(__Cx: ?::core::marker::Sized + ::core::marker::Sync,)
+    };
+    let cx_param_local = if def.context.is_some() {
+        quote!()
+    } else {
+        quote!(__Cx: ?::core::marker::Sized,)
+    };
+    let doc = format!(
+        "Serves a [`{name}`] implementation on a connection: the dispatcher \
+         (`zerowire::rpc::Service`) that decodes each call's arguments and runs its handler."
+    );
+
+    let mut async_arms = Vec::new();
+    let mut sync_arms = Vec::new();
+    for (i, m) in def.methods.iter().enumerate() {
+        let index = i as u16;
+        let mname = &m.name;
+        let variant = camel(&m.name);
+        let args_ty = args_tuple_ty(m);
+        let arg_names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
+        let cx_arg = m.context.as_ref().map(|_| quote!(__cx,));
+        let decode = quote! {
+            let (#(#arg_names,)*) = ::zerowire::rpc::decode_args::<#args_ty>(__body)?;
+        };
+        if m.is_async {
+            async_arms.push(quote! {
+                #index => {
+                    #decode
+                    ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*).await))
+                }
+            });
+            sync_arms.push(quote! {
+                #index => ::core::result::Result::Err(::zerowire::rpc::Refusal::NeedsExecutor),
+            });
+        } else {
+            let body = quote! {
+                #index => {
+                    #decode
+                    ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*)))
+                }
+            };
+            async_arms.push(body.clone());
+            sync_arms.push(body);
+        }
+    }
+
+    let impl_for = |local: bool| {
+        let (trait_path, send, params) = if local {
+            (
+                quote!(::zerowire::rpc::LocalService),
+                quote!(),
+                &cx_param_local,
+            )
+        } else {
+            (
+                quote!(::zerowire::rpc::Service),
+                quote!(+ ::core::marker::Send),
+                &cx_param,
+            )
+        };
+        quote! {
+            #[automatically_derived]
+            impl<#params __S: #name> #trait_path<#cx_ty> for #service<__S> {
+                type Reply = #reply;
+
+                fn method_count(&self) -> usize {
+                    #n
+                }
+
+                fn method(&self, index: usize) -> ::core::option::Option<&'static ::zerowire::proto::MethodDesc> {
+                    #table.get(index)
+                }
+
+                #[allow(unused_variables)]
+                fn call<'__a>(
+                    &'__a self,
+                    __cx: &'__a #cx_ty,
+                    __method: u16,
+                    __body: &'__a [u8],
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<#reply, ::zerowire::rpc::Refusal>> #send + '__a {
+                    async move {
+                        match __method {
+                            #(#async_arms)*
+                            _ => ::core::result::Result::Err(::zerowire::rpc::Refusal::UnknownMethod),
+                        }
+                    }
+                }
+
+                #[allow(unused_variables, unreachable_code)]
+                fn call_sync(
+                    &self,
+                    __cx: &#cx_ty,
+                    __method: u16,
+                    __body: &[u8],
+                ) -> ::core::result::Result<#reply, ::zerowire::rpc::Refusal> {
+                    match __method {
+                        #(#sync_arms)*
+                        _ => ::core::result::Result::Err(::zerowire::rpc::Refusal::UnknownMethod),
+                    }
+                }
+            }
+        }
+    };
+    let local_impl = impl_for(true);
+    let send_impl = if def.options.local {
+        quote!()
+    } else {
+        impl_for(false)
+    };
+    quote! {
+        #[doc = #doc]
+        #vis struct #service<S>(pub S);
+
+        impl<S> #service<S> {
+            /// Wraps an implementation for serving.
+            pub fn new(inner: S) -> Self {
+                Self(inner)
+            }
+
+            /// The method table, in dispatch order.
+            pub fn methods() -> &'static [::zerowire::proto::MethodDesc] {
+                &#table
+            }
+        }
+
+        #send_impl
+        #local_impl
+    }
+}
+
+/// The client method body's call and the mapping of a typed error.
+fn client_call(
+    m: &Method,
+    index: usize,
+    table: &Ident,
+    blocking: bool,
+) -> (TokenStream, TokenStream) {
+    let args_ty = args_tuple_ty(m);
+    let arg_names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
+    let out = &m.output;
+    let call = if blocking {
+        quote!(::zerowire::rpc::BlockingCaller::call_blocking::<#args_ty, #out>(&self.caller, &#table[#index], (#(#arg_names,)*), self.options))
+    } else {
+        quote!(::zerowire::rpc::Caller::call::<#args_ty, #out>(&self.caller, &#table[#index], (#(#arg_names,)*), self.options).await)
+    };
+    match &m.result {
+        Some((t, e)) => (
+            quote!(::core::result::Result<#t, ::zerowire::rpc::CallError<#e>>),
+            quote! {
+                match #call {
+                    ::core::result::Result::Ok(::core::result::Result::Ok(v)) => ::core::result::Result::Ok(v),
+                    ::core::result::Result::Ok(::core::result::Result::Err(e)) => {
+                        ::core::result::Result::Err(::zerowire::rpc::CallError::Remote(e))
+                    }
+                    ::core::result::Result::Err(e) => ::core::result::Result::Err(e.widen()),
+                }
+            },
+        ),
+        None => (
+            quote!(::core::result::Result<#out, ::zerowire::rpc::CallError>),
+            call,
+        ),
+    }
+}
+
+fn client_methods(def: &ServiceDef, names: &Names, blocking: bool) -> Vec<TokenStream> {
+    def.methods
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mname = &m.name;
+            let mattrs = m.attrs.iter().filter(|a| a.path().is_ident("doc"));
+            let args = m.args.iter().map(|a| {
+                let (n, t) = (&a.name, &a.ty);
+                quote!(#n: #t)
+            });
+            let (ret, body) = client_call(m, i, &names.table, blocking);
+            let asyncness = if blocking { quote!() } else { quote!(async) };
+            let span = Span::call_site();
+            quote_spanned! {span=>
+                #(#mattrs)*
+                pub #asyncness fn #mname(&self, #(#args),*) -> #ret {
+                    #body
+                }
+            }
+        })
+        .collect()
+}
+
+fn client_struct(
+    def: &ServiceDef,
+    ident: &Ident,
+    bound: TokenStream,
+    doc: String,
+    methods: Vec<TokenStream>,
+) -> TokenStream {
+    let vis = &def.vis;
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug)]
+        #vis struct #ident<C> {
+            caller: C,
+            options: ::zerowire::rpc::CallOptions,
+        }
+
+        impl<C: #bound> #ident<C> {
+            /// A client that calls through `caller` (a transport's connection handle).
+            pub fn new(caller: C) -> Self {
+                Self { caller, options: ::zerowire::rpc::CallOptions::default() }
+            }
+
+            /// The same client with a deadline for each call: after `timeout`
+            /// a call fails with `DeadlineExceeded` and is cancelled at the callee.
+            pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
+                self.options.timeout = ::core::option::Option::Some(timeout);
+                self
+            }
+
+            /// The transport handle.
+            pub fn caller(&self) -> &C {
+                &self.caller
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+fn async_client(def: &ServiceDef, names: &Names) -> TokenStream {
+    let doc = format!(
+        "Calls a remote [`{}`]: each method sends a call and awaits its result; dropping the \
+         future cancels the call at the callee.",
+        def.name
+    );
+    client_struct(
+        def,
+        &names.client,
+        quote!(::zerowire::rpc::Caller),
+        doc,
+        client_methods(def, names, false),
+    )
+}
+
+fn blocking_client(def: &ServiceDef, names: &Names) -> TokenStream {
+    let doc = format!(
+        "Calls a remote [`{}`] from synchronous code: each method blocks the current thread \
+         until the result arrives (do not use it on an async runtime's worker thread).",
+        def.name
+    );
+    client_struct(
+        def,
+        &names.blocking,
+        quote!(::zerowire::rpc::BlockingCaller),
+        doc,
+        client_methods(def, names, true),
+    )
+}
