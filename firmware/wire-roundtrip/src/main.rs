@@ -20,6 +20,8 @@
 #![no_std]
 #![no_main]
 
+mod rpc;
+
 use core::hint::black_box;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
@@ -200,7 +202,7 @@ const ROUNDTRIPS: u32 = 52;
 const SINGLE_CHECKS: u32 = 25;
 /// Every check [`run`] must make; fewer or more means checks were skipped or
 /// duplicated, and the firmware fails.
-const EXPECTED_CHECKS: u32 = ROUNDTRIPS * ROUNDTRIP_CHECKS + SINGLE_CHECKS;
+const EXPECTED_CHECKS: u32 = ROUNDTRIPS * ROUNDTRIP_CHECKS + SINGLE_CHECKS + rpc::RPC_CHECKS;
 
 /// Size of the scratch buffer [`roundtrip`] uses for the damaged-input checks.
 const SCRATCH: usize = 512;
@@ -915,6 +917,7 @@ fn main() -> ! {
         failed: 0,
     };
     run(&mut ctx);
+    rpc::run(&mut ctx);
     let total = ctx.passed + ctx.failed;
     hprintln!(
         "wire-roundtrip: {} passed, {} failed, {} of {} expected checks ran",
