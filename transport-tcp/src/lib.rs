@@ -1,8 +1,107 @@
-//! TCP transport for zerowire: tokio (default) and smol drivers of the core's
-//! protocol state machine.
+//! TCP transport for zerowire: drives the core's sans-IO protocol state
+//! machine ([`zerowire::proto::Connection`]) over real sockets.
 //!
-//! Not implemented yet: this crate has no public items. The drivers arrive
-//! with the `#[service]` RPC work (issue 3); until then, use the frame codec
-//! in [`zerowire::frame`] directly.
-#![no_std]
+//! - [`connect`] opens a connection; [`Listener`] accepts them
+//!   ([`Listener::serve`] for a server, [`Listener::accept`] for one
+//!   connection at a time).
+//! - Both ends are client and server at once: each serves a
+//!   [`Service<Context>`](zerowire::rpc::Service) (`()` serves nothing) and
+//!   calls the other through its [`Peer`], which implements
+//!   [`Caller`](zerowire::rpc::Caller) and
+//!   [`BlockingCaller`](zerowire::rpc::BlockingCaller) for the clients
+//!   `#[zerowire::service]` generates. A handler that takes `cx: &Context`
+//!   can call its caller back over the same connection ([`Context::peer`]).
+//!
+//! ```
+//! use zerowire::proto::Config;
+//! use zerowire_tcp::{connect, Listener};
+//!
+//! #[zerowire::service]
+//! pub trait Calc {
+//!     fn add3(&self, a: u32, b: u32, c: u32) -> u32;
+//! }
+//!
+//! struct Calculator;
+//!
+//! impl Calc for Calculator {
+//!     fn add3(&self, a: u32, b: u32, c: u32) -> u32 {
+//!         a + b + c
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let listener = Listener::bind("127.0.0.1:0", Config::default()).await?;
+//! let addr = listener.local_addr()?;
+//! tokio::spawn(listener.serve(|| CalcService::new(Calculator)));
+//!
+//! let calc = CalcClient::new(connect(addr, (), Config::default()).await?);
+//! assert_eq!(calc.add3(1, 2, 3).await, Ok(6));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How a connection runs
+//!
+//! One driver task per connection owns the socket (`TCP_NODELAY`) and the
+//! state machine. Calls reach it over a channel; it encodes them straight
+//! into its send buffer and decodes replies straight from its receive
+//! buffer. On every wake-up it takes in everything ready (calls, handler
+//! results, received bytes) and then writes all frames queued since its
+//! previous write with **one** `write`: a lone call leaves at once, with no
+//! timer or Nagle-style delay, and under load many calls share a system
+//! call ([`Peer::stats`] counts them).
+//!
+//! Handlers that are plain `fn`s run inline in the driver (their replies go
+//! out in the same write); `async fn` handlers run in a task each, and are
+//! aborted when the caller cancels. A panicking handler answers
+//! `CallError::Panicked` with the panic message; the connection keeps
+//! serving. Notifications' handlers start in the order they were sent.
+//!
+//! When other handlers of the connection are still running as one answers,
+//! the driver lets them run for one round of the scheduler before it writes,
+//! so their answers share the write too (again no timer).
+//!
+//! Calls beyond the peer's `max_calls` wait in a per-connection queue of at
+//! most [`QUEUE_LIMIT`] calls (then `CallError::Overloaded`). This side's
+//! [`Config::max_calls`](zerowire::proto::Config::max_calls) also bounds its
+//! own calls in flight.
+//!
+//! Nested calls (a handler that calls the peer, whose handler calls back)
+//! hold a call slot at every level: when outer calls take all of a side's
+//! `max_calls`, the inner calls they wait for cannot start and the outer
+//! calls wait until their deadlines. Size `max_calls` for the nesting, and
+//! give nested calls a timeout.
+//!
+//! # Reconnecting
+//!
+//! A [`Peer`] never reconnects by itself. When its connection ends, every
+//! pending call fails at once with `CallError::Disconnected` and none is
+//! re-sent (the peer may or may not have run it);
+//! [`Peer::closed`] tells why. To go on, the application calls [`connect`]
+//! again, which repeats the handshake and the schema check of every method
+//! it calls.
+//!
+//! # Runtimes
+//!
+//! The `tokio` feature (default) provides the driver on tokio: the
+//! functions here must run inside a tokio runtime. Runtime specifics live
+//! in one small module so that a `smol` driver can follow.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+#[cfg(feature = "tokio")]
+mod driver;
+#[cfg(feature = "tokio")]
+mod listener;
+#[cfg(feature = "tokio")]
+mod peer;
+#[cfg(feature = "tokio")]
+mod runtime;
+
+#[cfg(feature = "tokio")]
+pub use driver::QUEUE_LIMIT;
+#[cfg(feature = "tokio")]
+pub use listener::{connect, Listener};
+#[cfg(feature = "tokio")]
+pub use peer::{Context, Peer, Stats};

@@ -1,0 +1,801 @@
+//! The driver task: the one owner of a connection's [`Connection`] and
+//! socket. Handles talk to it through [`Command`]s, handlers through
+//! [`Done`] messages; it reads, runs the state machine, and writes
+//! everything queued since its last write in one system call.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context as TaskCx, Poll};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use zerowire::proto::{
+    self, CallId, CloseReason, Config, Connection, ErrorCode, Event, Failure, IncomingCall,
+    MethodDesc, ReplyError, Role, StartError, VecTables,
+};
+use zerowire::rpc::{CallError, ErrorText, Refusal, Service};
+use zerowire::Encode;
+
+use crate::peer::{Command, Context, Counters, OutCall, OutNote, Outgoing, Peer, Phase, Shared};
+use crate::runtime::{self, Socket, TaskHandle, Timer};
+
+/// Calls (and notifications) a connection keeps waiting while the peer's
+/// `max_calls` are in use or the send buffer is full; one more fails with
+/// [`CallError::Overloaded`].
+pub const QUEUE_LIMIT: usize = 1024;
+
+/// Passes of the driver loop before it yields to other tasks.
+const PASSES: usize = 32;
+/// Time a closed connection may take to flush its last frames (GOAWAY).
+const LINGER: Duration = Duration::from_secs(2);
+/// Method declarations kept each way (the protocol's limit).
+const METHODS: usize = 128;
+/// Room for frame headers beyond `max_frame`.
+const FRAME_SLACK: usize = 64;
+
+type Conn<'m> = Connection<'m, Vec<u8>, Vec<u8>, VecTables>;
+
+/// The state machine's time: microseconds since the driver started.
+struct Clock {
+    start: std::time::Instant,
+}
+
+impl Clock {
+    fn now(&self) -> proto::Instant {
+        self.at(std::time::Instant::now())
+    }
+
+    fn at(&self, t: std::time::Instant) -> proto::Instant {
+        let micros = t.saturating_duration_since(self.start).as_micros();
+        proto::Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+    }
+
+    fn to_std(&self, t: proto::Instant) -> std::time::Instant {
+        let d = Duration::from_micros(t.as_micros());
+        self.start
+            .checked_add(d)
+            .unwrap_or_else(|| self.start + Duration::from_secs(86_400 * 365))
+    }
+}
+
+/// What a handler produced.
+enum Answer<R> {
+    Reply(R),
+    Error(ErrorCode, String),
+}
+
+impl<R> Answer<R> {
+    fn from_result(result: Result<R, Refusal>) -> Self {
+        match result {
+            Ok(r) => Self::Reply(r),
+            Err(Refusal::BadRequest(e)) => Self::Error(ErrorCode::BadRequest, e.to_string()),
+            Err(Refusal::UnknownMethod) => Self::Error(ErrorCode::UnknownMethod, String::new()),
+            Err(_) => Self::Error(ErrorCode::Internal, "the handler did not run".into()),
+        }
+    }
+}
+
+/// A handler's answer to a peer call, on its way to the driver.
+struct Done<R> {
+    call: IncomingCall,
+    answer: Answer<R>,
+}
+
+/// A started call of this side.
+struct Pending {
+    token: u64,
+    method: &'static MethodDesc,
+    call: Box<dyn Outgoing>,
+}
+
+/// Drives one connection until it has closed and flushed its last bytes.
+pub(crate) async fn run<S: Service<Context>>(
+    socket: Socket,
+    service: Arc<S>,
+    config: Config,
+    role: Role,
+    shared: Arc<Shared>,
+    cmds: mpsc::UnboundedReceiver<Command>,
+) {
+    // The served table lives in this future; the connection borrows it.
+    let methods: Vec<MethodDesc> = (0..service.method_count())
+        .map_while(|i| service.method(i).copied())
+        .collect();
+    let mut driver = Driver::new(socket, service, config, role, &methods, shared, cmds);
+    poll_fn(|cx| driver.poll(cx)).await;
+}
+
+struct Driver<'m, S: Service<Context>> {
+    conn: Conn<'m>,
+    socket: Socket,
+    clock: Clock,
+    timer: Timer,
+    /// When `timer` fires; `None` when unset or fired.
+    timer_at: Option<proto::Instant>,
+    shared: Arc<Shared>,
+    cmds: mpsc::UnboundedReceiver<Command>,
+    service: Arc<S>,
+    /// Handed to handlers; made when the peer's HELLO arrives.
+    cx: Option<Arc<Context>>,
+    done_tx: mpsc::UnboundedSender<Done<S::Reply>>,
+    done_rx: mpsc::UnboundedReceiver<Done<S::Reply>>,
+    /// Running handler tasks of peer calls, to abort on CANCEL.
+    handlers: HashMap<IncomingCall, TaskHandle>,
+    /// Fires once the latest notification's handler has started.
+    last_note: Option<oneshot::Receiver<()>>,
+    calls: HashMap<CallId, Pending>,
+    /// Started calls by caller token, for [`Command::Cancel`].
+    tokens: HashMap<u64, CallId>,
+    /// Calls waiting for a free call slot or send-buffer room, in order.
+    queue: VecDeque<OutCall>,
+    /// Notifications waiting for send-buffer room, in order.
+    notes: VecDeque<OutNote>,
+    /// Handler answers waiting for send-buffer room.
+    replies: VecDeque<Done<S::Reply>>,
+    tx_capacity: usize,
+    io_failed: bool,
+    closed: Option<CloseReason>,
+    linger_until: Option<proto::Instant>,
+    /// Whether this wake-up's write already waited one scheduler round for
+    /// running handlers (see `poll`).
+    deferred: bool,
+}
+
+impl<'m, S: Service<Context>> Driver<'m, S> {
+    fn new(
+        socket: Socket,
+        service: Arc<S>,
+        config: Config,
+        role: Role,
+        methods: &'m [MethodDesc],
+        shared: Arc<Shared>,
+        cmds: mpsc::UnboundedReceiver<Command>,
+    ) -> Self {
+        let max_frame = usize::try_from(config.max_frame).unwrap_or(usize::MAX);
+        let rx_len = max_frame.saturating_add(FRAME_SLACK);
+        let tx_len = config
+            .send_high_water
+            .saturating_add(max_frame)
+            .saturating_add(FRAME_SLACK * 16);
+        // This side's call slots serve both directions: `max_calls` bounds
+        // the peer's calls served here and this side's calls in flight.
+        let calls = usize::from(config.max_calls.max(1));
+        let clock = Clock {
+            start: std::time::Instant::now(),
+        };
+        let conn = Connection::new(
+            config,
+            role,
+            methods,
+            vec![0; rx_len],
+            vec![0; tx_len],
+            VecTables::new(calls, METHODS),
+            proto::Instant::ZERO,
+        );
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        Self {
+            conn,
+            socket,
+            clock,
+            timer: Timer::default(),
+            timer_at: None,
+            shared,
+            cmds,
+            service,
+            cx: None,
+            done_tx,
+            done_rx,
+            handlers: HashMap::new(),
+            last_note: None,
+            calls: HashMap::new(),
+            tokens: HashMap::new(),
+            queue: VecDeque::new(),
+            notes: VecDeque::new(),
+            replies: VecDeque::new(),
+            tx_capacity: tx_len,
+            io_failed: false,
+            closed: None,
+            linger_until: None,
+            deferred: false,
+        }
+    }
+
+    /// One wake-up: take in everything that is ready (commands, handler
+    /// answers, bytes), run the state machine, then write once.
+    fn poll(&mut self, cx: &mut TaskCx<'_>) -> Poll<()> {
+        for _ in 0..PASSES {
+            let now = self.clock.now();
+            self.on_time(now);
+            let mut again = self.poll_commands(cx, now);
+            let answered = self.poll_answers(cx);
+            again |= answered;
+            again |= self.poll_read(cx, now);
+            self.process_events(now);
+            self.retry_blocked(now);
+            if answered && !self.deferred && !self.handlers.is_empty() {
+                // A handler answered while others of this connection still
+                // run (and may be about to answer): let them run first, for
+                // one round of the scheduler, so their answers share the
+                // write. No timer: a lone call's answer leaves at once.
+                self.deferred = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.deferred = false;
+            if self.poll_write(cx) {
+                again = true;
+                // Room in the send buffer: start what waited for it; the
+                // next pass writes it.
+                self.retry_blocked(now);
+            }
+            if self.closed.is_some() && self.flushed(now) {
+                if !self.io_failed {
+                    // FIN after the last frame; the socket closes on drop.
+                    let _ = self.socket.poll_shutdown(cx);
+                }
+                return Poll::Ready(());
+            }
+            again |= self.poll_timer(cx, now);
+            if !again {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    // ---- time --------------------------------------------------------------
+
+    fn on_time(&mut self, now: proto::Instant) {
+        if self.closed.is_none() && self.conn.poll_timeout().is_some_and(|t| now >= t) {
+            self.conn.handle_timeout(now);
+        }
+    }
+
+    /// Arms the timer for the next deadline; true if it has fired.
+    fn poll_timer(&mut self, cx: &mut TaskCx<'_>, now: proto::Instant) -> bool {
+        let next = match self.closed {
+            None => self.conn.poll_timeout(),
+            Some(_) => self.linger_until,
+        };
+        let Some(mut next) = next else {
+            return false;
+        };
+        if next <= now {
+            // A deadline that `handle_timeout` could not move (its frame
+            // did not fit yet): look again shortly instead of spinning.
+            next = now + Duration::from_millis(1);
+        }
+        // Deadlines mostly move later (each read postpones keepalive):
+        // keep an earlier timer, which costs one early wake-up, rather than
+        // resetting the timer on every read.
+        if self.timer_at.is_none_or(|at| next < at) {
+            self.timer.reset(self.clock.to_std(next));
+            self.timer_at = Some(next);
+        }
+        if self.timer.poll(cx).is_ready() {
+            self.timer_at = None;
+            return true;
+        }
+        false
+    }
+
+    // ---- input -------------------------------------------------------------
+
+    fn poll_commands(&mut self, cx: &mut TaskCx<'_>, now: proto::Instant) -> bool {
+        let mut any = false;
+        while self.closed.is_none() {
+            match self.cmds.poll_recv(cx) {
+                Poll::Ready(Some(cmd)) => {
+                    any = true;
+                    self.on_command(cmd, now);
+                }
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+        any
+    }
+
+    fn on_command(&mut self, cmd: Command, now: proto::Instant) {
+        match cmd {
+            Command::Call(call) => {
+                if !self.queue.is_empty() {
+                    self.enqueue(call);
+                } else if let Err(call) = self.try_start(call, now) {
+                    self.enqueue(call);
+                }
+            }
+            Command::Notify(note) => {
+                if !self.notes.is_empty() {
+                    self.enqueue_note(note);
+                } else if let Err(note) = self.try_notify(note) {
+                    self.enqueue_note(note);
+                }
+            }
+            Command::Cancel(token) => {
+                if let Some(id) = self.tokens.remove(&token) {
+                    self.calls.remove(&id);
+                    self.conn.cancel(now, id);
+                } else if let Some(i) = self.queue.iter().position(|c| c.token == token) {
+                    self.queue.remove(i);
+                }
+            }
+            Command::Close => self.conn.close(),
+        }
+    }
+
+    fn poll_answers(&mut self, cx: &mut TaskCx<'_>) -> bool {
+        let mut any = false;
+        while let Poll::Ready(Some(done)) = self.done_rx.poll_recv(cx) {
+            any = true;
+            self.handlers.remove(&done.call);
+            if self.replies.is_empty() {
+                if let Err(done) = self.try_answer(done) {
+                    self.replies.push_back(done);
+                }
+            } else {
+                self.replies.push_back(done);
+            }
+        }
+        any
+    }
+
+    fn poll_read(&mut self, cx: &mut TaskCx<'_>, now: proto::Instant) -> bool {
+        if self.io_failed || !self.conn.wants_read() {
+            return false;
+        }
+        let buf = self.conn.recv_buffer();
+        if buf.is_empty() {
+            return false;
+        }
+        match self.socket.poll_read(cx, buf) {
+            Poll::Pending => false,
+            Poll::Ready(Ok(0)) => {
+                self.conn.handle_eof();
+                true
+            }
+            Poll::Ready(Ok(n)) => {
+                let c = &self.shared.counters;
+                Counters::add(&c.reads, 1);
+                Counters::add(&c.bytes_read, n as u64);
+                self.conn.handle_received(now, n);
+                true
+            }
+            Poll::Ready(Err(_)) => {
+                self.io_failed = true;
+                self.conn.handle_eof();
+                true
+            }
+        }
+    }
+
+    // ---- events ------------------------------------------------------------
+
+    fn process_events(&mut self, now: proto::Instant) {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Event::Connected(info) => {
+                    let build = info.build.to_owned();
+                    let _ = self.shared.build.set(build.clone());
+                    self.cx = Some(Arc::new(Context {
+                        peer: Peer::uncounted(self.shared.clone()),
+                        build,
+                    }));
+                    self.shared.phase.send_replace(Phase::Open);
+                }
+                Event::Call { call, method, body } => {
+                    Counters::add(&self.shared.counters.calls_served, 1);
+                    let answer = match &self.cx {
+                        Some(cx) => serve_call(
+                            &self.service,
+                            cx,
+                            &self.done_tx,
+                            &mut self.handlers,
+                            call,
+                            method,
+                            body,
+                        ),
+                        None => Some(Answer::Error(ErrorCode::Internal, String::new())),
+                    };
+                    if let Some(answer) = answer {
+                        let done = Done { call, answer };
+                        if !self.replies.is_empty() {
+                            self.replies.push_back(done);
+                        } else if let Err(done) = self.try_answer(done) {
+                            self.replies.push_back(done);
+                        }
+                    }
+                }
+                Event::Notification { method, body } => {
+                    if let Some(cx) = &self.cx {
+                        let prev = self.last_note.take();
+                        let (started, next) = oneshot::channel();
+                        self.last_note = Some(next);
+                        // Not tracked: a notification's handler runs to its
+                        // end even if the connection closes.
+                        let _ = runtime::spawn(handle_note(
+                            self.service.clone(),
+                            cx.clone(),
+                            method,
+                            body.to_vec(),
+                            prev,
+                            started,
+                        ));
+                    }
+                }
+                Event::Cancelled(call) => {
+                    if let Some(task) = self.handlers.remove(&call) {
+                        task.abort();
+                    }
+                }
+                Event::Reply { call, body } => {
+                    if let Some(p) = self.calls.remove(&call) {
+                        self.tokens.remove(&p.token);
+                        p.call.complete(Ok(body));
+                    }
+                }
+                Event::Failed { call, failure } => {
+                    if let Some(p) = self.calls.remove(&call) {
+                        self.tokens.remove(&p.token);
+                        let error = match failure {
+                            Failure::Remote { code, message } => {
+                                CallError::from_remote(p.method.name, code, message)
+                            }
+                            Failure::DeadlineExceeded => CallError::DeadlineExceeded,
+                            Failure::Disconnected(r) => CallError::Disconnected(r),
+                            _ => CallError::Internal(ErrorText::new("unknown failure")),
+                        };
+                        p.call.complete(Err(error));
+                    }
+                }
+                Event::Closed(reason) => self.on_closed(reason, now),
+                _ => {}
+            }
+        }
+    }
+
+    /// The connection has ended: fail everything still waiting, stop the
+    /// handlers, refuse new commands.
+    fn on_closed(&mut self, reason: CloseReason, now: proto::Instant) {
+        self.closed = Some(reason);
+        self.linger_until = Some(now + LINGER);
+        self.shared.phase.send_replace(Phase::Closed(reason));
+        for (_, task) in self.handlers.drain() {
+            task.abort();
+        }
+        self.replies.clear();
+        let error = CallError::Disconnected(reason);
+        for (_, p) in self.calls.drain() {
+            p.call.complete(Err(error));
+        }
+        self.tokens.clear();
+        for c in self.queue.drain(..) {
+            c.call.complete(Err(error));
+        }
+        for n in self.notes.drain(..) {
+            let _ = n.done.send(Err(error));
+        }
+        // Handles see the reason in `phase` from now on; commands already
+        // sent fail here.
+        self.cmds.close();
+        while let Ok(cmd) = self.cmds.try_recv() {
+            match cmd {
+                Command::Call(c) => c.call.complete(Err(error)),
+                Command::Notify(n) => {
+                    let _ = n.done.send(Err(error));
+                }
+                Command::Cancel(_) | Command::Close => {}
+            }
+        }
+    }
+
+    // ---- commands to the state machine -------------------------------------
+
+    fn enqueue(&mut self, call: OutCall) {
+        if self.queue.len() >= QUEUE_LIMIT {
+            call.call.complete(Err(CallError::Overloaded));
+        } else {
+            self.queue.push_back(call);
+        }
+    }
+
+    fn enqueue_note(&mut self, note: OutNote) {
+        if self.notes.len() >= QUEUE_LIMIT {
+            let _ = note.done.send(Err(CallError::Overloaded));
+        } else {
+            self.notes.push_back(note);
+        }
+    }
+
+    /// Starts `c`, or gives it back if it must wait (`Busy`, `Backpressure`).
+    fn try_start(&mut self, mut c: OutCall, now: proto::Instant) -> Result<(), OutCall> {
+        let Some(args) = c.call.args() else {
+            return Ok(());
+        };
+        let deadline = c.deadline.map(|d| self.clock.at(d));
+        match self.conn.call(now, c.method, args, deadline) {
+            Ok(id) => {
+                Counters::add(&self.shared.counters.calls_sent, 1);
+                c.call.started();
+                self.tokens.insert(c.token, id);
+                self.calls.insert(
+                    id,
+                    Pending {
+                        token: c.token,
+                        method: c.method,
+                        call: c.call,
+                    },
+                );
+                Ok(())
+            }
+            Err(StartError::Busy) => Err(c),
+            Err(StartError::Backpressure) => {
+                let len = args.encoded_len();
+                if self.never_fits() {
+                    c.call.complete(Err(CallError::TooLarge {
+                        len,
+                        max: self.tx_capacity,
+                    }));
+                    Ok(())
+                } else {
+                    Err(c)
+                }
+            }
+            Err(e) => {
+                let error = self.start_error(e);
+                c.call.complete(Err(error));
+                Ok(())
+            }
+        }
+    }
+
+    fn try_notify(&mut self, n: OutNote) -> Result<(), OutNote> {
+        match self.conn.notify(n.method, &*n.args) {
+            Ok(()) => {
+                let _ = n.done.send(Ok(()));
+                Ok(())
+            }
+            Err(StartError::Backpressure) => {
+                if self.never_fits() {
+                    let len = n.args.encoded_len();
+                    let _ = n.done.send(Err(CallError::TooLarge {
+                        len,
+                        max: self.tx_capacity,
+                    }));
+                    Ok(())
+                } else {
+                    Err(n)
+                }
+            }
+            Err(e) => {
+                let _ = n.done.send(Err(self.start_error(e)));
+                Ok(())
+            }
+        }
+    }
+
+    /// After `Backpressure`: an empty send buffer on an open connection
+    /// means the frame can never fit.
+    fn never_fits(&self) -> bool {
+        self.conn.pending_send() == 0 && self.conn.is_open()
+    }
+
+    fn start_error(&self, e: StartError) -> CallError {
+        match e {
+            StartError::TooLarge { len, max } => CallError::TooLarge { len, max },
+            StartError::Closed => {
+                CallError::Disconnected(self.conn.close_reason().unwrap_or(CloseReason::Graceful))
+            }
+            StartError::TooManyMethods => {
+                CallError::Internal(ErrorText::new("too many methods called on this connection"))
+            }
+            _ => CallError::Internal(ErrorText::new("the call could not start")),
+        }
+    }
+
+    /// Queues a handler's answer, or gives it back on `Backpressure`.
+    fn try_answer(&mut self, done: Done<S::Reply>) -> Result<(), Done<S::Reply>> {
+        let result = match &done.answer {
+            Answer::Reply(reply) => self.conn.reply(done.call, reply),
+            Answer::Error(code, message) => self.conn.reply_error(done.call, *code, message),
+        };
+        match result {
+            Err(ReplyError::Backpressure) => match done.answer {
+                Answer::Reply(reply) if self.never_fits() => {
+                    let len = reply.encoded_len();
+                    Err(Done {
+                        call: done.call,
+                        answer: too_large(len, self.tx_capacity),
+                    })
+                }
+                _ => Err(done),
+            },
+            Err(ReplyError::TooLarge { len, max }) => Err(Done {
+                call: done.call,
+                answer: too_large(len, max),
+            }),
+            // Sent, or the call was cancelled meanwhile.
+            _ => Ok(()),
+        }
+    }
+
+    fn retry_blocked(&mut self, now: proto::Instant) {
+        while let Some(done) = self.replies.pop_front() {
+            if let Err(done) = self.try_answer(done) {
+                self.replies.push_front(done);
+                break;
+            }
+        }
+        while let Some(note) = self.notes.pop_front() {
+            if let Err(note) = self.try_notify(note) {
+                self.notes.push_front(note);
+                break;
+            }
+        }
+        while let Some(call) = self.queue.pop_front() {
+            if let Err(call) = self.try_start(call, now) {
+                self.queue.push_front(call);
+                break;
+            }
+        }
+    }
+
+    // ---- output ------------------------------------------------------------
+
+    /// Writes everything pending in one `write`; true if it wrote.
+    fn poll_write(&mut self, cx: &mut TaskCx<'_>) -> bool {
+        if self.io_failed {
+            return false;
+        }
+        let pending = self.conn.poll_transmit();
+        if pending.is_empty() {
+            return false;
+        }
+        match self.socket.poll_write(cx, pending) {
+            Poll::Pending => false,
+            Poll::Ready(Ok(n)) if n > 0 => {
+                let c = &self.shared.counters;
+                Counters::add(&c.writes, 1);
+                Counters::add(&c.bytes_written, n as u64);
+                self.conn.advance_transmit(n);
+                true
+            }
+            Poll::Ready(_) => {
+                self.io_failed = true;
+                self.conn.handle_eof();
+                true
+            }
+        }
+    }
+
+    /// Whether a closed connection is done: its last frames written, or the
+    /// socket failed, or the linger time is over.
+    fn flushed(&self, now: proto::Instant) -> bool {
+        self.io_failed
+            || self.conn.pending_send() == 0
+            || self.linger_until.is_none_or(|t| now >= t)
+    }
+}
+
+impl<S: Service<Context>> Drop for Driver<'_, S> {
+    /// Also runs when the driver task is aborted (a dropped `serve`).
+    fn drop(&mut self) {
+        for task in self.handlers.values() {
+            task.abort();
+        }
+        // Before the pending calls' senders drop, so their callers read the
+        // reason.
+        self.shared.phase.send_if_modified(|p| {
+            if matches!(p, Phase::Closed(_)) {
+                false
+            } else {
+                *p = Phase::Closed(CloseReason::TransportClosed);
+                true
+            }
+        });
+    }
+}
+
+fn too_large<R>(len: usize, max: usize) -> Answer<R> {
+    Answer::Error(
+        ErrorCode::Internal,
+        format!("the result ({len} bytes) exceeds the frame limit ({max} bytes)"),
+    )
+}
+
+/// Runs a peer call: a plain-`fn` handler right here (its answer is
+/// returned and goes out in this wake-up's write), an `async` one in its own
+/// task (its answer comes back as a [`Done`]).
+fn serve_call<S: Service<Context>>(
+    service: &Arc<S>,
+    cx: &Arc<Context>,
+    done: &mpsc::UnboundedSender<Done<S::Reply>>,
+    handlers: &mut HashMap<IncomingCall, TaskHandle>,
+    call: IncomingCall,
+    method: u16,
+    body: &[u8],
+) -> Option<Answer<S::Reply>> {
+    match catch_unwind(AssertUnwindSafe(|| service.call_sync(cx, method, body))) {
+        Ok(Err(Refusal::NeedsExecutor)) => {}
+        Ok(result) => return Some(Answer::from_result(result)),
+        Err(panic) => return Some(Answer::Error(ErrorCode::Panicked, panic_message(&*panic))),
+    }
+    let task = runtime::spawn(handle_call(
+        service.clone(),
+        cx.clone(),
+        call,
+        method,
+        body.to_vec(),
+        done.clone(),
+    ));
+    handlers.insert(call, task);
+    None
+}
+
+async fn handle_call<S: Service<Context>>(
+    service: Arc<S>,
+    cx: Arc<Context>,
+    call: IncomingCall,
+    method: u16,
+    body: Vec<u8>,
+    done: mpsc::UnboundedSender<Done<S::Reply>>,
+) {
+    let answer = match guarded(|| service.call(&cx, method, &body), None).await {
+        Ok(result) => Answer::from_result(result),
+        Err(message) => Answer::Error(ErrorCode::Panicked, message),
+    };
+    let _ = done.send(Done { call, answer });
+}
+
+/// Runs a notification's handler once the previous one has started, so
+/// handlers start in the order the notifications were sent.
+async fn handle_note<S: Service<Context>>(
+    service: Arc<S>,
+    cx: Arc<Context>,
+    method: u16,
+    body: Vec<u8>,
+    prev: Option<oneshot::Receiver<()>>,
+    started: oneshot::Sender<()>,
+) {
+    if let Some(prev) = prev {
+        let _ = prev.await;
+    }
+    let _ = guarded(|| service.call(&cx, method, &body), Some(started)).await;
+}
+
+/// Runs the future `make` returns, turning a panic into its message.
+/// `started` is told after the first poll.
+async fn guarded<F: Future>(
+    make: impl FnOnce() -> F,
+    mut started: Option<oneshot::Sender<()>>,
+) -> Result<F::Output, String> {
+    let fut = catch_unwind(AssertUnwindSafe(make)).map_err(|p| panic_message(&*p))?;
+    let mut fut = pin!(fut);
+    poll_fn(|cx| {
+        let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+        if let Some(started) = started.take() {
+            let _ = started.send(());
+        }
+        match polled {
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(panic_message(&*p))),
+        }
+    })
+    .await
+}
+
+/// The text of a panic (`panic!("...")` payloads are `&str` or `String`).
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "the handler panicked".to_owned()
+    }
+}

@@ -1,0 +1,478 @@
+//! [`Peer`], the handle to a connection, and what it sends to the
+//! connection's driver task.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use zerowire::proto::{CloseReason, MethodDesc};
+use zerowire::rpc::{BlockingCaller, CallError, CallOptions, Caller};
+use zerowire::{Encode, FromView, Wire};
+
+use crate::runtime;
+
+/// A handle to one connection: call the peer through it ([`Caller`],
+/// [`BlockingCaller`]), watch or close the connection.
+///
+/// Clones share the connection. When the last clone of a `Peer` returned by
+/// [`connect`](crate::connect) or [`Listener::accept`](crate::Listener::accept)
+/// is dropped, the connection closes gracefully, as with
+/// [`close`](Self::close). A `Peer` never reconnects (see the
+/// [crate documentation](crate#reconnecting)).
+pub struct Peer {
+    shared: Arc<Shared>,
+    /// Whether this handle keeps the connection open (see `Shared::handles`).
+    counted: bool,
+}
+
+/// Traffic counters of one connection, from [`Peer::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// `write` system calls that sent bytes (every frame queued since the
+    /// previous one goes out in a single `write`).
+    pub writes: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// `read` system calls that received bytes.
+    pub reads: u64,
+    /// Bytes read.
+    pub bytes_read: u64,
+    /// Calls this side started (sent to the peer).
+    pub calls_sent: u64,
+    /// Peer calls this side served.
+    pub calls_served: u64,
+}
+
+/// What a handler learns about its caller: `Service<Context>` handlers that
+/// take `cx: &Context` get it.
+#[derive(Debug)]
+pub struct Context {
+    pub(crate) peer: Peer,
+    pub(crate) build: String,
+}
+
+impl Context {
+    /// The connection the call came in on: call the caller back through it.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// The caller's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer.peer_addr()
+    }
+
+    /// The build string of the caller's HELLO ([`Config::build`] there).
+    ///
+    /// [`Config::build`]: zerowire::proto::Config::build
+    pub fn peer_build(&self) -> &str {
+        &self.build
+    }
+}
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Waiting for the peer's HELLO.
+    Handshaking,
+    /// The HELLOs are exchanged.
+    Open,
+    /// Ended.
+    Closed(CloseReason),
+}
+
+/// The state a connection's handles and its driver share.
+pub(crate) struct Shared {
+    pub(crate) cmds: mpsc::UnboundedSender<Command>,
+    pub(crate) phase: watch::Sender<Phase>,
+    pub(crate) build: OnceLock<String>,
+    pub(crate) peer_addr: SocketAddr,
+    pub(crate) local_addr: SocketAddr,
+    /// Counted handles alive. It starts at 1: for `connect`/`accept` that is
+    /// the returned `Peer`; a served connection never creates that handle,
+    /// so its count never drops to zero and only the peer closes it.
+    handles: AtomicUsize,
+    next_token: AtomicU64,
+    pub(crate) default_deadline: Option<Duration>,
+    pub(crate) counters: Counters,
+    runtime: runtime::Handle,
+}
+
+/// [`Stats`] as the driver updates them.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) writes: AtomicU64,
+    pub(crate) bytes_written: AtomicU64,
+    pub(crate) reads: AtomicU64,
+    pub(crate) bytes_read: AtomicU64,
+    pub(crate) calls_sent: AtomicU64,
+    pub(crate) calls_served: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// A request from a handle to the driver.
+pub(crate) enum Command {
+    /// Start a call (or queue it while the peer's `max_calls` are in use).
+    Call(OutCall),
+    /// Send a notification.
+    Notify(OutNote),
+    /// The caller gave up on call `token` (its future was dropped).
+    Cancel(u64),
+    /// Start a graceful close.
+    Close,
+}
+
+/// A call on its way to the driver.
+pub(crate) struct OutCall {
+    /// Identifies the call for [`Command::Cancel`].
+    pub(crate) token: u64,
+    pub(crate) method: &'static MethodDesc,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) call: Box<dyn Outgoing>,
+}
+
+/// A notification on its way to the driver.
+pub(crate) struct OutNote {
+    pub(crate) method: &'static MethodDesc,
+    pub(crate) args: Box<dyn Encode + Send>,
+    /// Told once the notification is queued for sending (or failed).
+    pub(crate) done: oneshot::Sender<Result<(), CallError>>,
+}
+
+/// A call's arguments and the way back to its caller, with the argument
+/// and result types erased: one allocation per call.
+pub(crate) trait Outgoing: Send {
+    /// The arguments, until [`started`](Self::started).
+    fn args(&self) -> Option<&dyn Encode>;
+    /// The arguments are encoded into the send buffer: drop them.
+    fn started(&mut self);
+    /// Decodes the reply (in the driver, straight from the receive buffer)
+    /// and hands the result to the caller.
+    fn complete(self: Box<Self>, result: Result<&[u8], CallError>);
+}
+
+struct Typed<A, R> {
+    args: Option<A>,
+    reply: oneshot::Sender<Result<R, CallError>>,
+}
+
+impl<A, R> Outgoing for Typed<A, R>
+where
+    A: Wire + Send,
+    R: for<'de> FromView<'de> + Send,
+{
+    fn args(&self) -> Option<&dyn Encode> {
+        self.args.as_ref().map(|a| a as &dyn Encode)
+    }
+
+    fn started(&mut self) {
+        self.args = None;
+    }
+
+    fn complete(self: Box<Self>, result: Result<&[u8], CallError>) {
+        if self.reply.is_closed() {
+            return;
+        }
+        let result = result.and_then(|body| R::decode(body).map_err(CallError::BadResponse));
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Cancels a call whose future is dropped before its result arrived.
+struct CancelOnDrop<'a> {
+    shared: &'a Shared,
+    token: u64,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.shared.cmds.send(Command::Cancel(self.token));
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(
+        peer_addr: SocketAddr,
+        local_addr: SocketAddr,
+        default_deadline: Option<Duration>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Command>) {
+        let (cmds, rx) = mpsc::unbounded_channel();
+        let shared = Self {
+            cmds,
+            phase: watch::Sender::new(Phase::Handshaking),
+            build: OnceLock::new(),
+            peer_addr,
+            local_addr,
+            handles: AtomicUsize::new(1),
+            next_token: AtomicU64::new(0),
+            default_deadline,
+            counters: Counters::default(),
+            runtime: runtime::Handle::current(),
+        };
+        (Arc::new(shared), rx)
+    }
+
+    /// Why the connection ended; `TransportClosed` if it is still open
+    /// (a handle only asks once its driver is gone).
+    pub(crate) fn close_reason(&self) -> CloseReason {
+        match *self.phase.borrow() {
+            Phase::Closed(r) => r,
+            _ => CloseReason::TransportClosed,
+        }
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), CallError> {
+        self.cmds
+            .send(cmd)
+            .map_err(|_| CallError::Disconnected(self.close_reason()))
+    }
+}
+
+impl Peer {
+    /// The handle `connect`/`accept` return (the first counted one).
+    pub(crate) fn first(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            counted: true,
+        }
+    }
+
+    /// A handle that does not keep the connection open (the driver's own,
+    /// in [`Context`]).
+    pub(crate) fn uncounted(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            counted: false,
+        }
+    }
+
+    /// Starts a graceful close: GOAWAY is sent, neither side starts new
+    /// calls, calls in flight (both ways) finish, then the connection closes
+    /// with [`CloseReason::Graceful`]. Calls made after this fail with
+    /// `Disconnected`.
+    pub fn close(&self) {
+        let _ = self.shared.cmds.send(Command::Close);
+    }
+
+    /// Waits until the connection has ended and tells why.
+    pub async fn closed(&self) -> CloseReason {
+        let mut rx = self.shared.phase.subscribe();
+        let phase = rx.wait_for(|p| matches!(p, Phase::Closed(_))).await;
+        match phase.as_deref() {
+            Ok(Phase::Closed(r)) => *r,
+            _ => CloseReason::TransportClosed,
+        }
+    }
+
+    /// Waits until the peer's HELLO has arrived ([`connect`](crate::connect)
+    /// returns only after that; an accepted connection may still be
+    /// handshaking). `Err` tells why the connection ended first.
+    pub async fn handshake(&self) -> Result<(), CloseReason> {
+        let mut rx = self.shared.phase.subscribe();
+        let phase = rx.wait_for(|p| *p != Phase::Handshaking).await;
+        match phase.as_deref() {
+            Ok(Phase::Open) => Ok(()),
+            Ok(Phase::Closed(r)) => Err(*r),
+            _ => Err(CloseReason::TransportClosed),
+        }
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        matches!(*self.shared.phase.borrow(), Phase::Closed(_))
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.shared.peer_addr
+    }
+
+    /// This side's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// The build string from the peer's HELLO, once it has arrived.
+    pub fn peer_build(&self) -> Option<String> {
+        self.shared.build.get().cloned()
+    }
+
+    /// Traffic counters so far.
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            writes: get(&c.writes),
+            bytes_written: get(&c.bytes_written),
+            reads: get(&c.reads),
+            bytes_read: get(&c.bytes_read),
+            calls_sent: get(&c.calls_sent),
+            calls_served: get(&c.calls_served),
+        }
+    }
+
+    async fn call_inner<A, R>(
+        self,
+        method: &'static MethodDesc,
+        args: A,
+        options: CallOptions,
+    ) -> Result<R, CallError>
+    where
+        A: Wire + Send + 'static,
+        R: for<'de> FromView<'de> + Send + 'static,
+    {
+        let shared = &*self.shared;
+        let (tx, rx) = oneshot::channel();
+        let token = shared.next_token.fetch_add(1, Ordering::Relaxed);
+        let deadline = options
+            .timeout
+            .or(shared.default_deadline)
+            .and_then(|t| Instant::now().checked_add(t));
+        shared.send(Command::Call(OutCall {
+            token,
+            method,
+            deadline,
+            call: Box::new(Typed {
+                args: Some(args),
+                reply: tx,
+            }),
+        }))?;
+        let mut guard = CancelOnDrop {
+            shared,
+            token,
+            armed: true,
+        };
+        // The driver enforces the deadline of a started call; this timer
+        // also covers the time a call waits for a free call slot.
+        let result = match deadline {
+            Some(at) => match runtime::timeout_at(at, rx).await {
+                Some(r) => r,
+                None => return Err(CallError::DeadlineExceeded),
+            },
+            None => rx.await,
+        };
+        guard.armed = false;
+        result.unwrap_or_else(|_| Err(CallError::Disconnected(shared.close_reason())))
+    }
+
+    async fn notify_inner<A>(self, method: &'static MethodDesc, args: A) -> Result<(), CallError>
+    where
+        A: Wire + Send + 'static,
+    {
+        let (done, rx) = oneshot::channel();
+        self.shared.send(Command::Notify(OutNote {
+            method,
+            args: Box::new(args),
+            done,
+        }))?;
+        rx.await
+            .unwrap_or_else(|_| Err(CallError::Disconnected(self.shared.close_reason())))
+    }
+}
+
+impl Clone for Peer {
+    fn clone(&self) -> Self {
+        self.shared.handles.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared: self.shared.clone(),
+            counted: true,
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if self.counted && self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let _ = self.shared.cmds.send(Command::Close);
+        }
+    }
+}
+
+impl fmt::Debug for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Peer")
+            .field("peer_addr", &self.shared.peer_addr)
+            .field("local_addr", &self.shared.local_addr)
+            .field("phase", &*self.shared.phase.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Calls go to the connection's driver task, which encodes them straight
+/// into the send buffer. A call waits (in a queue of at most
+/// [`QUEUE_LIMIT`](crate::QUEUE_LIMIT) calls per connection) while the
+/// peer's `max_calls` are in use or the send buffer is above its high-water
+/// mark; beyond that it fails with [`CallError::Overloaded`].
+///
+/// Dropping the call future cancels the call at the callee.
+/// [`CallOptions::timeout`] (or else [`Config::default_deadline`]) covers
+/// the whole call, including the time it waits in that queue.
+///
+/// [`Config::default_deadline`]: zerowire::proto::Config::default_deadline
+impl Caller for Peer {
+    fn call<A, R>(
+        &self,
+        method: &'static MethodDesc,
+        args: A,
+        options: CallOptions,
+    ) -> impl Future<Output = Result<R, CallError>> + Send
+    where
+        A: Wire + Send + 'static,
+        R: for<'de> FromView<'de> + Send + 'static,
+    {
+        self.clone().call_inner(method, args, options)
+    }
+
+    /// Resolves once the notification is in the send buffer.
+    fn notify<A>(
+        &self,
+        method: &'static MethodDesc,
+        args: A,
+    ) -> impl Future<Output = Result<(), CallError>> + Send
+    where
+        A: Wire + Send + 'static,
+    {
+        self.clone().notify_inner(method, args)
+    }
+}
+
+/// Blocks on the runtime the connection was made on; must not be called
+/// from inside an async runtime (it panics there).
+impl BlockingCaller for Peer {
+    fn call_blocking<A, R>(
+        &self,
+        method: &'static MethodDesc,
+        args: A,
+        options: CallOptions,
+    ) -> Result<R, CallError>
+    where
+        A: Wire + Send + 'static,
+        R: for<'de> FromView<'de> + Send + 'static,
+    {
+        self.shared
+            .runtime
+            .block_on(self.clone().call_inner(method, args, options))
+    }
+
+    fn notify_blocking<A>(&self, method: &'static MethodDesc, args: A) -> Result<(), CallError>
+    where
+        A: Wire + Send + 'static,
+    {
+        self.shared
+            .runtime
+            .block_on(self.clone().notify_inner(method, args))
+    }
+}
