@@ -52,11 +52,11 @@
 //! timer or Nagle-style delay, and under load many calls share a system
 //! call ([`Peer::stats`] counts them).
 //!
-//! Handlers that are plain `fn`s run inline in the driver (their replies go
-//! out in the same write); `async fn` handlers run in a task each, and are
-//! aborted when the caller cancels. A panicking handler answers
-//! `CallError::Panicked` with the panic message; the connection keeps
-//! serving. Notifications' handlers start in the order they were sent.
+//! Every peer call runs in a task of its own (plain `fn` handlers too, so a
+//! slow handler never stops the connection), aborted when the caller
+//! cancels. A panicking handler answers `CallError::Panicked` with the panic
+//! message; the connection keeps serving. Notifications' handlers start in
+//! the order they were sent.
 //!
 //! When other handlers of the connection are still running as one answers,
 //! the driver lets them run for one round of the scheduler before it writes,

@@ -3,11 +3,11 @@
 //! [`Done`] messages; it reads, runs the state machine, and writes
 //! everything queued since its last write in one system call.
 
-use std::any::Any;
+mod handlers;
+mod outgoing;
+
 use std::collections::{HashMap, VecDeque};
-use std::future::{poll_fn, Future};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 use std::time::Duration;
@@ -15,11 +15,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use zerowire::proto::{
     self, CallId, CloseReason, Config, Connection, ErrorCode, Event, Failure, IncomingCall,
-    MethodDesc, ReplyError, Role, StartError, VecTables,
+    MethodDesc, Role, VecTables,
 };
-use zerowire::rpc::{CallError, ErrorText, Refusal, Service};
-use zerowire::Encode;
+use zerowire::rpc::{CallError, ErrorText, Service};
 
+use self::handlers::{handle_note, serve_call, Done};
 use crate::peer::{Command, Context, Counters, OutCall, OutNote, Outgoing, Peer, Phase, Shared};
 use crate::runtime::{self, Socket, TaskHandle, Timer};
 
@@ -60,29 +60,6 @@ impl Clock {
             .checked_add(d)
             .unwrap_or_else(|| self.start + Duration::from_secs(86_400 * 365))
     }
-}
-
-/// What a handler produced.
-enum Answer<R> {
-    Reply(R),
-    Error(ErrorCode, String),
-}
-
-impl<R> Answer<R> {
-    fn from_result(result: Result<R, Refusal>) -> Self {
-        match result {
-            Ok(r) => Self::Reply(r),
-            Err(Refusal::BadRequest(e)) => Self::Error(ErrorCode::BadRequest, e.to_string()),
-            Err(Refusal::UnknownMethod) => Self::Error(ErrorCode::UnknownMethod, String::new()),
-            Err(_) => Self::Error(ErrorCode::Internal, "the handler did not run".into()),
-        }
-    }
-}
-
-/// A handler's answer to a peer call, on its way to the driver.
-struct Done<R> {
-    call: IncomingCall,
-    answer: Answer<R>,
 }
 
 /// A started call of this side.
@@ -300,34 +277,6 @@ impl<'m, S: Service<Context>> Driver<'m, S> {
         any
     }
 
-    fn on_command(&mut self, cmd: Command, now: proto::Instant) {
-        match cmd {
-            Command::Call(call) => {
-                if !self.queue.is_empty() {
-                    self.enqueue(call);
-                } else if let Err(call) = self.try_start(call, now) {
-                    self.enqueue(call);
-                }
-            }
-            Command::Notify(note) => {
-                if !self.notes.is_empty() {
-                    self.enqueue_note(note);
-                } else if let Err(note) = self.try_notify(note) {
-                    self.enqueue_note(note);
-                }
-            }
-            Command::Cancel(token) => {
-                if let Some(id) = self.tokens.remove(&token) {
-                    self.calls.remove(&id);
-                    self.conn.cancel(now, id);
-                } else if let Some(i) = self.queue.iter().position(|c| c.token == token) {
-                    self.queue.remove(i);
-                }
-            }
-            Command::Close => self.conn.close(),
-        }
-    }
-
     fn poll_answers(&mut self, cx: &mut TaskCx<'_>) -> bool {
         let mut any = false;
         while let Poll::Ready(Some(done)) = self.done_rx.poll_recv(cx) {
@@ -389,24 +338,15 @@ impl<'m, S: Service<Context>> Driver<'m, S> {
                 }
                 Event::Call { call, method, body } => {
                     Counters::add(&self.shared.counters.calls_served, 1);
-                    let answer = match &self.cx {
-                        Some(cx) => serve_call(
-                            &self.service,
-                            cx,
-                            &self.done_tx,
-                            &mut self.handlers,
-                            call,
-                            method,
-                            body,
-                        ),
-                        None => Some(Answer::Error(ErrorCode::Internal, String::new())),
-                    };
-                    if let Some(answer) = answer {
-                        let done = Done { call, answer };
-                        if !self.replies.is_empty() {
-                            self.replies.push_back(done);
-                        } else if let Err(done) = self.try_answer(done) {
-                            self.replies.push_back(done);
+                    match &self.cx {
+                        Some(cx) => {
+                            let task =
+                                serve_call(&self.service, cx, &self.done_tx, call, method, body);
+                            self.handlers.insert(call, task);
+                        }
+                        // The peer's HELLO always comes first.
+                        None => {
+                            let _ = self.conn.reply_error(call, ErrorCode::Internal, "");
                         }
                     }
                 }
@@ -493,157 +433,6 @@ impl<'m, S: Service<Context>> Driver<'m, S> {
         }
     }
 
-    // ---- commands to the state machine -------------------------------------
-
-    fn enqueue(&mut self, call: OutCall) {
-        if self.queue.len() >= QUEUE_LIMIT {
-            call.call.complete(Err(CallError::Overloaded));
-        } else {
-            self.queue.push_back(call);
-        }
-    }
-
-    fn enqueue_note(&mut self, note: OutNote) {
-        if self.notes.len() >= QUEUE_LIMIT {
-            let _ = note.done.send(Err(CallError::Overloaded));
-        } else {
-            self.notes.push_back(note);
-        }
-    }
-
-    /// Starts `c`, or gives it back if it must wait (`Busy`, `Backpressure`).
-    fn try_start(&mut self, mut c: OutCall, now: proto::Instant) -> Result<(), OutCall> {
-        let Some(args) = c.call.args() else {
-            return Ok(());
-        };
-        let deadline = c.deadline.map(|d| self.clock.at(d));
-        match self.conn.call(now, c.method, args, deadline) {
-            Ok(id) => {
-                Counters::add(&self.shared.counters.calls_sent, 1);
-                c.call.started();
-                self.tokens.insert(c.token, id);
-                self.calls.insert(
-                    id,
-                    Pending {
-                        token: c.token,
-                        method: c.method,
-                        call: c.call,
-                    },
-                );
-                Ok(())
-            }
-            Err(StartError::Busy) => Err(c),
-            Err(StartError::Backpressure) => {
-                let len = args.encoded_len();
-                if self.never_fits() {
-                    c.call.complete(Err(CallError::TooLarge {
-                        len,
-                        max: self.tx_capacity,
-                    }));
-                    Ok(())
-                } else {
-                    Err(c)
-                }
-            }
-            Err(e) => {
-                let error = self.start_error(e);
-                c.call.complete(Err(error));
-                Ok(())
-            }
-        }
-    }
-
-    fn try_notify(&mut self, n: OutNote) -> Result<(), OutNote> {
-        match self.conn.notify(n.method, &*n.args) {
-            Ok(()) => {
-                let _ = n.done.send(Ok(()));
-                Ok(())
-            }
-            Err(StartError::Backpressure) => {
-                if self.never_fits() {
-                    let len = n.args.encoded_len();
-                    let _ = n.done.send(Err(CallError::TooLarge {
-                        len,
-                        max: self.tx_capacity,
-                    }));
-                    Ok(())
-                } else {
-                    Err(n)
-                }
-            }
-            Err(e) => {
-                let _ = n.done.send(Err(self.start_error(e)));
-                Ok(())
-            }
-        }
-    }
-
-    /// After `Backpressure`: an empty send buffer on an open connection
-    /// means the frame can never fit.
-    fn never_fits(&self) -> bool {
-        self.conn.pending_send() == 0 && self.conn.is_open()
-    }
-
-    fn start_error(&self, e: StartError) -> CallError {
-        match e {
-            StartError::TooLarge { len, max } => CallError::TooLarge { len, max },
-            StartError::Closed => {
-                CallError::Disconnected(self.conn.close_reason().unwrap_or(CloseReason::Graceful))
-            }
-            StartError::TooManyMethods => {
-                CallError::Internal(ErrorText::new("too many methods called on this connection"))
-            }
-            _ => CallError::Internal(ErrorText::new("the call could not start")),
-        }
-    }
-
-    /// Queues a handler's answer, or gives it back on `Backpressure`.
-    fn try_answer(&mut self, done: Done<S::Reply>) -> Result<(), Done<S::Reply>> {
-        let result = match &done.answer {
-            Answer::Reply(reply) => self.conn.reply(done.call, reply),
-            Answer::Error(code, message) => self.conn.reply_error(done.call, *code, message),
-        };
-        match result {
-            Err(ReplyError::Backpressure) => match done.answer {
-                Answer::Reply(reply) if self.never_fits() => {
-                    let len = reply.encoded_len();
-                    Err(Done {
-                        call: done.call,
-                        answer: too_large(len, self.tx_capacity),
-                    })
-                }
-                _ => Err(done),
-            },
-            Err(ReplyError::TooLarge { len, max }) => Err(Done {
-                call: done.call,
-                answer: too_large(len, max),
-            }),
-            // Sent, or the call was cancelled meanwhile.
-            _ => Ok(()),
-        }
-    }
-
-    fn retry_blocked(&mut self, now: proto::Instant) {
-        while let Some(done) = self.replies.pop_front() {
-            if let Err(done) = self.try_answer(done) {
-                self.replies.push_front(done);
-                break;
-            }
-        }
-        while let Some(note) = self.notes.pop_front() {
-            if let Err(note) = self.try_notify(note) {
-                self.notes.push_front(note);
-                break;
-            }
-        }
-        while let Some(call) = self.queue.pop_front() {
-            if let Err(call) = self.try_start(call, now) {
-                self.queue.push_front(call);
-                break;
-            }
-        }
-    }
-
     // ---- output ------------------------------------------------------------
 
     /// Writes everything pending in one `write`; true if it wrote.
@@ -697,105 +486,5 @@ impl<S: Service<Context>> Drop for Driver<'_, S> {
                 true
             }
         });
-    }
-}
-
-fn too_large<R>(len: usize, max: usize) -> Answer<R> {
-    Answer::Error(
-        ErrorCode::Internal,
-        format!("the result ({len} bytes) exceeds the frame limit ({max} bytes)"),
-    )
-}
-
-/// Runs a peer call: a plain-`fn` handler right here (its answer is
-/// returned and goes out in this wake-up's write), an `async` one in its own
-/// task (its answer comes back as a [`Done`]).
-fn serve_call<S: Service<Context>>(
-    service: &Arc<S>,
-    cx: &Arc<Context>,
-    done: &mpsc::UnboundedSender<Done<S::Reply>>,
-    handlers: &mut HashMap<IncomingCall, TaskHandle>,
-    call: IncomingCall,
-    method: u16,
-    body: &[u8],
-) -> Option<Answer<S::Reply>> {
-    match catch_unwind(AssertUnwindSafe(|| service.call_sync(cx, method, body))) {
-        Ok(Err(Refusal::NeedsExecutor)) => {}
-        Ok(result) => return Some(Answer::from_result(result)),
-        Err(panic) => return Some(Answer::Error(ErrorCode::Panicked, panic_message(&*panic))),
-    }
-    let task = runtime::spawn(handle_call(
-        service.clone(),
-        cx.clone(),
-        call,
-        method,
-        body.to_vec(),
-        done.clone(),
-    ));
-    handlers.insert(call, task);
-    None
-}
-
-async fn handle_call<S: Service<Context>>(
-    service: Arc<S>,
-    cx: Arc<Context>,
-    call: IncomingCall,
-    method: u16,
-    body: Vec<u8>,
-    done: mpsc::UnboundedSender<Done<S::Reply>>,
-) {
-    let answer = match guarded(|| service.call(&cx, method, &body), None).await {
-        Ok(result) => Answer::from_result(result),
-        Err(message) => Answer::Error(ErrorCode::Panicked, message),
-    };
-    let _ = done.send(Done { call, answer });
-}
-
-/// Runs a notification's handler once the previous one has started, so
-/// handlers start in the order the notifications were sent.
-async fn handle_note<S: Service<Context>>(
-    service: Arc<S>,
-    cx: Arc<Context>,
-    method: u16,
-    body: Vec<u8>,
-    prev: Option<oneshot::Receiver<()>>,
-    started: oneshot::Sender<()>,
-) {
-    if let Some(prev) = prev {
-        let _ = prev.await;
-    }
-    let _ = guarded(|| service.call(&cx, method, &body), Some(started)).await;
-}
-
-/// Runs the future `make` returns, turning a panic into its message.
-/// `started` is told after the first poll.
-async fn guarded<F: Future>(
-    make: impl FnOnce() -> F,
-    mut started: Option<oneshot::Sender<()>>,
-) -> Result<F::Output, String> {
-    let fut = catch_unwind(AssertUnwindSafe(make)).map_err(|p| panic_message(&*p))?;
-    let mut fut = pin!(fut);
-    poll_fn(|cx| {
-        let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
-        if let Some(started) = started.take() {
-            let _ = started.send(());
-        }
-        match polled {
-            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => Poll::Ready(Err(panic_message(&*p))),
-        }
-    })
-    .await
-}
-
-/// The text of a panic (`panic!("...")` payloads are `&str` or `String`).
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "the handler panicked".to_owned()
     }
 }

@@ -1,0 +1,131 @@
+//! Handlers of peer calls and notifications, each in a task of its own,
+//! with panics turned into `Panicked` answers.
+
+use std::any::Any;
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use tokio::sync::{mpsc, oneshot};
+use zerowire::proto::{ErrorCode, IncomingCall};
+use zerowire::rpc::{Refusal, Service};
+
+use crate::peer::Context;
+use crate::runtime::{self, TaskHandle};
+
+/// What a handler produced.
+pub(super) enum Answer<R> {
+    Reply(R),
+    Error(ErrorCode, String),
+}
+
+impl<R> Answer<R> {
+    pub(super) fn from_result(result: Result<R, Refusal>) -> Self {
+        match result {
+            Ok(r) => Self::Reply(r),
+            Err(Refusal::BadRequest(e)) => Self::Error(ErrorCode::BadRequest, e.to_string()),
+            Err(Refusal::UnknownMethod) => Self::Error(ErrorCode::UnknownMethod, String::new()),
+            Err(_) => Self::Error(ErrorCode::Internal, "the handler did not run".into()),
+        }
+    }
+}
+
+/// A handler's answer to a peer call, on its way to the driver.
+pub(super) struct Done<R> {
+    pub(super) call: IncomingCall,
+    pub(super) answer: Answer<R>,
+}
+
+pub(super) fn too_large<R>(len: usize, max: usize) -> Answer<R> {
+    Answer::Error(
+        ErrorCode::Internal,
+        format!("the result ({len} bytes) exceeds the frame limit ({max} bytes)"),
+    )
+}
+
+/// Runs a peer call in a task of its own (plain `fn` handlers too, so a
+/// slow handler never stops the connection); its answer comes back as a
+/// [`Done`].
+pub(super) fn serve_call<S: Service<Context>>(
+    service: &Arc<S>,
+    cx: &Arc<Context>,
+    done: &mpsc::UnboundedSender<Done<S::Reply>>,
+    call: IncomingCall,
+    method: u16,
+    body: &[u8],
+) -> TaskHandle {
+    runtime::spawn(handle_call(
+        service.clone(),
+        cx.clone(),
+        call,
+        method,
+        body.to_vec(),
+        done.clone(),
+    ))
+}
+
+async fn handle_call<S: Service<Context>>(
+    service: Arc<S>,
+    cx: Arc<Context>,
+    call: IncomingCall,
+    method: u16,
+    body: Vec<u8>,
+    done: mpsc::UnboundedSender<Done<S::Reply>>,
+) {
+    let answer = match guarded(|| service.call(&cx, method, &body), None).await {
+        Ok(result) => Answer::from_result(result),
+        Err(message) => Answer::Error(ErrorCode::Panicked, message),
+    };
+    let _ = done.send(Done { call, answer });
+}
+
+/// Runs a notification's handler once the previous one has started, so
+/// handlers start in the order the notifications were sent.
+pub(super) async fn handle_note<S: Service<Context>>(
+    service: Arc<S>,
+    cx: Arc<Context>,
+    method: u16,
+    body: Vec<u8>,
+    prev: Option<oneshot::Receiver<()>>,
+    started: oneshot::Sender<()>,
+) {
+    if let Some(prev) = prev {
+        let _ = prev.await;
+    }
+    let _ = guarded(|| service.call(&cx, method, &body), Some(started)).await;
+}
+
+/// Runs the future `make` returns, turning a panic into its message.
+/// `started` is told after the first poll.
+async fn guarded<F: Future>(
+    make: impl FnOnce() -> F,
+    mut started: Option<oneshot::Sender<()>>,
+) -> Result<F::Output, String> {
+    let fut = catch_unwind(AssertUnwindSafe(make)).map_err(|p| panic_message(&*p))?;
+    let mut fut = pin!(fut);
+    poll_fn(|cx| {
+        let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+        if let Some(started) = started.take() {
+            let _ = started.send(());
+        }
+        match polled {
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(panic_message(&*p))),
+        }
+    })
+    .await
+}
+
+/// The text of a panic (`panic!("...")` payloads are `&str` or `String`).
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "the handler panicked".to_owned()
+    }
+}

@@ -1,0 +1,190 @@
+//! Calls, notifications and answers on their way into the state machine:
+//! started at once, or queued while the peer's `max_calls` are in use or the
+//! send buffer is above its high-water mark.
+
+use zerowire::proto::{self, CloseReason, ReplyError, StartError};
+use zerowire::rpc::{CallError, ErrorText, Service};
+use zerowire::Encode;
+
+use super::handlers::{too_large, Answer, Done};
+use super::{Driver, Pending, QUEUE_LIMIT};
+use crate::peer::{Command, Context, Counters, OutCall, OutNote};
+
+impl<S: Service<Context>> Driver<'_, S> {
+    pub(super) fn on_command(&mut self, cmd: Command, now: proto::Instant) {
+        match cmd {
+            Command::Call(call) => {
+                if !self.queue.is_empty() {
+                    self.enqueue(call);
+                } else if let Err(call) = self.try_start(call, now) {
+                    self.enqueue(call);
+                }
+            }
+            Command::Notify(note) => {
+                if !self.notes.is_empty() {
+                    self.enqueue_note(note);
+                } else if let Err(note) = self.try_notify(note) {
+                    self.enqueue_note(note);
+                }
+            }
+            Command::Cancel(token) => {
+                if let Some(id) = self.tokens.remove(&token) {
+                    self.calls.remove(&id);
+                    self.conn.cancel(now, id);
+                } else if let Some(i) = self.queue.iter().position(|c| c.token == token) {
+                    self.queue.remove(i);
+                }
+            }
+            Command::Close => self.conn.close(),
+        }
+    }
+
+    fn enqueue(&mut self, call: OutCall) {
+        if self.queue.len() >= QUEUE_LIMIT {
+            call.call.complete(Err(CallError::Overloaded));
+        } else {
+            self.queue.push_back(call);
+        }
+    }
+
+    fn enqueue_note(&mut self, note: OutNote) {
+        if self.notes.len() >= QUEUE_LIMIT {
+            let _ = note.done.send(Err(CallError::Overloaded));
+        } else {
+            self.notes.push_back(note);
+        }
+    }
+
+    /// Starts `c`, or gives it back if it must wait (`Busy`, `Backpressure`).
+    fn try_start(&mut self, mut c: OutCall, now: proto::Instant) -> Result<(), OutCall> {
+        let Some(args) = c.call.args() else {
+            return Ok(());
+        };
+        let deadline = c.deadline.map(|d| self.clock.at(d));
+        match self.conn.call(now, c.method, args, deadline) {
+            Ok(id) => {
+                Counters::add(&self.shared.counters.calls_sent, 1);
+                c.call.started();
+                self.tokens.insert(c.token, id);
+                self.calls.insert(
+                    id,
+                    Pending {
+                        token: c.token,
+                        method: c.method,
+                        call: c.call,
+                    },
+                );
+                Ok(())
+            }
+            Err(StartError::Busy) => Err(c),
+            Err(StartError::Backpressure) => {
+                let len = args.encoded_len();
+                if self.never_fits() {
+                    c.call.complete(Err(CallError::TooLarge {
+                        len,
+                        max: self.tx_capacity,
+                    }));
+                    Ok(())
+                } else {
+                    Err(c)
+                }
+            }
+            Err(e) => {
+                let error = self.start_error(e);
+                c.call.complete(Err(error));
+                Ok(())
+            }
+        }
+    }
+
+    fn try_notify(&mut self, n: OutNote) -> Result<(), OutNote> {
+        match self.conn.notify(n.method, &*n.args) {
+            Ok(()) => {
+                let _ = n.done.send(Ok(()));
+                Ok(())
+            }
+            Err(StartError::Backpressure) => {
+                if self.never_fits() {
+                    let len = n.args.encoded_len();
+                    let _ = n.done.send(Err(CallError::TooLarge {
+                        len,
+                        max: self.tx_capacity,
+                    }));
+                    Ok(())
+                } else {
+                    Err(n)
+                }
+            }
+            Err(e) => {
+                let _ = n.done.send(Err(self.start_error(e)));
+                Ok(())
+            }
+        }
+    }
+
+    /// After `Backpressure`: an empty send buffer on an open connection
+    /// means the frame can never fit.
+    fn never_fits(&self) -> bool {
+        self.conn.pending_send() == 0 && self.conn.is_open()
+    }
+
+    fn start_error(&self, e: StartError) -> CallError {
+        match e {
+            StartError::TooLarge { len, max } => CallError::TooLarge { len, max },
+            StartError::Closed => {
+                CallError::Disconnected(self.conn.close_reason().unwrap_or(CloseReason::Graceful))
+            }
+            StartError::TooManyMethods => {
+                CallError::Internal(ErrorText::new("too many methods called on this connection"))
+            }
+            _ => CallError::Internal(ErrorText::new("the call could not start")),
+        }
+    }
+
+    /// Queues a handler's answer, or gives it back on `Backpressure`.
+    pub(super) fn try_answer(&mut self, done: Done<S::Reply>) -> Result<(), Done<S::Reply>> {
+        let result = match &done.answer {
+            Answer::Reply(reply) => self.conn.reply(done.call, reply),
+            Answer::Error(code, message) => self.conn.reply_error(done.call, *code, message),
+        };
+        match result {
+            Err(ReplyError::Backpressure) => match done.answer {
+                Answer::Reply(reply) if self.never_fits() => {
+                    let len = reply.encoded_len();
+                    Err(Done {
+                        call: done.call,
+                        answer: too_large(len, self.tx_capacity),
+                    })
+                }
+                _ => Err(done),
+            },
+            Err(ReplyError::TooLarge { len, max }) => Err(Done {
+                call: done.call,
+                answer: too_large(len, max),
+            }),
+            // Sent, or the call was cancelled meanwhile.
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn retry_blocked(&mut self, now: proto::Instant) {
+        while let Some(done) = self.replies.pop_front() {
+            if let Err(done) = self.try_answer(done) {
+                self.replies.push_front(done);
+                break;
+            }
+        }
+        while let Some(note) = self.notes.pop_front() {
+            if let Err(note) = self.try_notify(note) {
+                self.notes.push_front(note);
+                break;
+            }
+        }
+        while let Some(call) = self.queue.pop_front() {
+            if let Err(call) = self.try_start(call, now) {
+                self.queue.push_front(call);
+                break;
+            }
+        }
+    }
+}
