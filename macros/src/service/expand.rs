@@ -386,7 +386,7 @@ fn client_struct(
     let vis = &def.vis;
     quote! {
         #[doc = #doc]
-        #[derive(Clone, Debug)]
+        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
         #vis struct #ident<C> {
             caller: C,
             options: ::zerowire::rpc::CallOptions,
