@@ -663,3 +663,24 @@ fn error_codes_round_trip() {
         assert_eq!(ErrorCode::from_u16(c).to_u16(), c);
     }
 }
+
+#[test]
+fn a_frame_larger_than_the_send_buffer_is_too_large() {
+    let now = Instant::ZERO;
+    let mut small = Connection::new(
+        config(),
+        Role::Initiator,
+        &[],
+        vec![0; 256],
+        vec![0; 200],
+        arrays(),
+        now,
+    );
+    let big = vec![1u8; 300];
+    // len field: call id (1 byte) + LPV length (2) + 300 bytes; the buffer
+    // holds 200 bytes, a frame header up to 9.
+    assert_eq!(
+        small.call(now, &ADD3, &big.as_slice(), None),
+        Err(StartError::TooLarge { len: 303, max: 191 })
+    );
+}

@@ -581,6 +581,15 @@ where
 
     /// `rest` is the frame's `len` field.
     fn check_frame(&self, rest: usize) -> Result<(), StartError> {
+        // A frame that cannot fit even in the empty send buffer never will.
+        let whole = rest.saturating_add(frame::MAX_HEADER_LEN);
+        let capacity = self.tx.capacity();
+        if whole > capacity {
+            return Err(StartError::TooLarge {
+                len: rest,
+                max: capacity.saturating_sub(frame::MAX_HEADER_LEN),
+            });
+        }
         let max = self.peer_max_frame();
         if u64::try_from(rest).unwrap_or(u64::MAX) <= max {
             return Ok(());

@@ -30,6 +30,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> SendBuf<B> {
             .unwrap_or_default()
     }
 
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.as_ref().len()
+    }
+
     pub(crate) fn pending_len(&self) -> usize {
         self.end.saturating_sub(self.start)
     }

@@ -127,11 +127,17 @@ pub struct VecTables {
 #[cfg(feature = "alloc")]
 impl VecTables {
     /// Tables for `calls` calls in flight each way and `methods` declared
-    /// methods each way.
+    /// methods each way (see [`with_capacities`](Self::with_capacities)).
     pub fn new(calls: usize, methods: usize) -> Self {
+        Self::with_capacities(calls, calls, methods)
+    }
+
+    /// Tables for `out_calls` calls of this side and `in_calls` calls of the
+    /// peer in flight at once, and `methods` declared methods each way.
+    pub fn with_capacities(out_calls: usize, in_calls: usize, methods: usize) -> Self {
         Self {
-            out_calls: alloc::vec![OutSlot::default(); calls],
-            in_calls: alloc::vec![InSlot::default(); calls],
+            out_calls: alloc::vec![OutSlot::default(); out_calls],
+            in_calls: alloc::vec![InSlot::default(); in_calls],
             peer_methods: alloc::vec![PeerMethod::Unset; methods],
             declared: alloc::vec![0; methods],
         }
