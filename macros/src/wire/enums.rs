@@ -13,7 +13,7 @@ use super::generics::{
     from_view_generics, marker, needs_marker, view_generics, wire_generics, with_view_debug_bounds,
 };
 use super::structs::fields_fingerprint;
-use super::{fields_of, Field};
+use super::{fields_of, from_view, wire, wire_gat, Field};
 
 pub(crate) fn expand(input: &DeriveInput, data: &DataEnum) -> syn::Result<TokenStream> {
     if data
@@ -142,6 +142,18 @@ impl Variant<'_> {
     }
 }
 
+/// `expr?`, spelled out. In `decode_tail`, `?` makes rustc check the return
+/// type, which names the tail enum: a field type that is not a wire type
+/// would be reported once more, at the derive, as a `?` desugaring.
+fn propagate(expr: TokenStream) -> TokenStream {
+    quote!(match #expr {
+        ::zerowire::__private::core::result::Result::Ok(__ok) => __ok,
+        ::zerowire::__private::core::result::Result::Err(__e) => {
+            return ::zerowire::__private::core::result::Result::Err(__e);
+        }
+    })
+}
+
 fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
     let name = &input.ident;
     let vis = &input.vis;
@@ -207,64 +219,80 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
         let names: Vec<_> = v.fields.iter().map(|f| &f.name).collect();
         let fp_names: Vec<_> = v.fields.iter().map(|f| &f.fp_name).collect();
 
+        // Every `Wire` item of a field type is spanned at that type, so an
+        // unsatisfied bound is reported there (see `super::wire`).
+        let item =
+            |name: &str| -> Vec<TokenStream> { tys.iter().map(|ty| wire(ty, name)).collect() };
+        let view_tys: Vec<_> = tys.iter().map(|ty| wire_gat(ty, "View", "'__a")).collect();
+        let tail_tys: Vec<_> = tys.iter().map(|ty| wire_gat(ty, "Tail", "'__a")).collect();
+        let fixed_tys = item("Fixed");
+        let min_len = item("MIN_LEN");
+        let max_len = item("MAX_LEN");
+        let encoded_len = item("encoded_len");
+        let encode_fixed = item("encode_fixed");
+        let encode_tail = item("encode_tail");
+        let decode_tail = item("decode_tail");
+        let view = item("view");
+        let from: Vec<_> = tys.iter().map(|ty| from_view(ty)).collect();
+
         view_variants.push(match v.style {
             Fields::Unit => quote!(#id,),
-            Fields::Unnamed(_) => quote!(#id(#(<#tys as ::zerowire::Wire>::View<'__a>),*),),
-            Fields::Named(_) => {
-                quote!(#id { #(#names: <#tys as ::zerowire::Wire>::View<'__a>),* },)
-            }
+            Fields::Unnamed(_) => quote!(#id(#(#view_tys),*),),
+            Fields::Named(_) => quote!(#id { #(#names: #view_tys),* },),
         });
         tail_variants.push(if tys.is_empty() {
             quote!(#id,)
         } else {
-            quote!(#id(#(&'__a <#tys as ::zerowire::Wire>::Fixed, <#tys as ::zerowire::Wire>::Tail<'__a>),*),)
+            quote!(#id(#(&'__a #fixed_tys, #tail_tys),*),)
         });
         let tag_len = quote!(::zerowire::__private::varint::len(#index));
-        min_terms.push(quote!(#tag_len #(.saturating_add(<#tys as ::zerowire::Wire>::MIN_LEN))*));
+        min_terms.push(quote!(#tag_len #(.saturating_add(#min_len))*));
         max_terms.push(quote!({
             let __m = ::zerowire::__private::core::option::Option::Some(#tag_len);
-            #(let __m = ::zerowire::__private::max_add(__m, <#tys as ::zerowire::Wire>::MAX_LEN);)*
+            #(let __m = ::zerowire::__private::max_add(__m, #max_len);)*
             __m
         }));
         let pat = v.pattern(quote!(Self), &binds);
-        tail_len_arms.push(
-            quote!(#pat => #tag_len #(.saturating_add(::zerowire::Wire::encoded_len(#binds)))*,),
-        );
+        tail_len_arms.push(quote!(#pat => #tag_len #(.saturating_add(#encoded_len(#binds)))*,));
         encode_arms.push(quote!(#pat => {
             __w.put_varint(#index);
-            #(::zerowire::Wire::encode_fixed(#binds, __w);)*
-            #(::zerowire::Wire::encode_tail(#binds, __w);)*
+            #(#encode_fixed(#binds, __w);)*
+            #(#encode_tail(#binds, __w);)*
         }));
         let tail_pat = if tys.is_empty() {
             quote!(#tail_name::#id)
         } else {
             quote!(#tail_name::#id(#(#fixeds, #tails),*))
         };
+        let read_fixed = fixed_tys
+            .iter()
+            .map(|f| propagate(quote!(__r.fixed::<#f>())));
+        let read_tail = decode_tail
+            .iter()
+            .zip(&fixeds)
+            .zip(&ats)
+            .map(|((d, f), at)| propagate(quote!(#d(#f, #at, __r))));
         decode_arms.push(quote!(#index => {
             #(
                 let #ats = __r.pos();
-                let #fixeds = __r.fixed::<<#tys as ::zerowire::Wire>::Fixed>()?;
+                let #fixeds = #read_fixed;
             )*
-            #(let #tails = <#tys as ::zerowire::Wire>::decode_tail(#fixeds, #ats, __r)?;)*
+            #(let #tails = #read_tail;)*
             ::zerowire::__private::core::result::Result::Ok(#tail_pat)
         }));
         let view_pat = v.pattern(quote!(#view_name), &binds);
         let view_build = match v.style {
             Fields::Unit => quote!(#view_name::#id),
-            Fields::Unnamed(_) => {
-                quote!(#view_name::#id(#(<#tys as ::zerowire::Wire>::view(#fixeds, #tails)),*))
-            }
+            Fields::Unnamed(_) => quote!(#view_name::#id(#(#view(#fixeds, #tails)),*)),
             Fields::Named(_) => {
-                quote!(#view_name::#id { #(#names: <#tys as ::zerowire::Wire>::view(#fixeds, #tails)),* })
+                quote!(#view_name::#id { #(#names: #view(#fixeds, #tails)),* })
             }
         };
         view_arms.push(quote!(#tail_pat => #view_build,));
         let from_build = match v.style {
             Fields::Unit => quote!(Self::#id),
-            Fields::Unnamed(_) => quote!(Self::#id(#(::zerowire::FromView::from_view(#binds)),*)),
-            Fields::Named(_) => {
-                quote!(Self::#id { #(#names: ::zerowire::FromView::from_view(#binds)),* })
-            }
+            Fields::Unnamed(_) => quote!(Self::#id(#(#from(#binds)),*)),
+            Fields::Named(_) => quote!(Self::#id { #(#names: #from(#binds)),* }),
         };
         from_arms.push(quote!(#view_pat => #from_build,));
         let vname = id.to_string();
@@ -293,6 +321,7 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
     let first_max = &max_terms[0];
     let rest_max = &max_terms[1..];
 
+    let read_tag = propagate(quote!(__r.varint()));
     let debug_g = with_view_debug_bounds(&vg, &all_tys);
     let debug_where = &debug_g.where_clause;
 
@@ -373,7 +402,7 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
                 __r: &mut ::zerowire::__private::Reader<'__a>,
             ) -> ::zerowire::__private::core::result::Result<Self::Tail<'__a>, ::zerowire::__private::DecodeError> {
                 let __tag_at = __r.pos();
-                match __r.varint()? {
+                match #read_tag {
                     #(#decode_arms)*
                     __tag => ::zerowire::__private::core::result::Result::Err(
                         ::zerowire::__private::DecodeError::new(

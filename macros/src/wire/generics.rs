@@ -60,8 +60,9 @@ pub(crate) fn with_view_debug_bounds(generics: &Generics, tys: &[&syn::Type]) ->
     let mut g = generics.clone();
     let wc = g.make_where_clause();
     for ty in tys {
+        let view = super::wire_gat(ty, "View", "'__a");
         wc.predicates.push(parse_quote!(
-            <#ty as ::zerowire::Wire>::View<'__a>: ::zerowire::__private::core::fmt::Debug
+            #view: ::zerowire::__private::core::fmt::Debug
         ));
     }
     g

@@ -5,8 +5,48 @@ mod enums;
 mod generics;
 mod structs;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
+use quote::{quote_spanned, ToTokens};
 use syn::{Data, DeriveInput, Fields, Member, Type};
+
+/// The spans of the first and last token of a field type.
+///
+/// Generated code that names a field type starts with tokens spanned at its
+/// first token and ends with tokens spanned at its last, so the span rustc
+/// gives the whole path (and so an unsatisfied `Wire` bound) is exactly the
+/// user's type. Every such path in the expansion then reports the same error
+/// at the same place, and rustc prints it once.
+fn ty_spans(ty: &Type) -> (Span, Span) {
+    let mut tokens = ty.to_token_stream().into_iter();
+    let first = tokens.next().map_or_else(Span::call_site, |t| t.span());
+    let last = tokens.last().map_or(first, |t| t.span());
+    (first, last)
+}
+
+/// `<ty as ::zerowire::Wire>::name`: an associated constant, function or
+/// type of a field type, spanned at the type (see [`ty_spans`]).
+pub(crate) fn wire(ty: &Type, name: &str) -> TokenStream {
+    let (first, last) = ty_spans(ty);
+    let name = syn::Ident::new(name, last);
+    let head = quote_spanned!(first=> < #ty as ::zerowire::Wire);
+    quote_spanned!(last=> #head > :: #name)
+}
+
+/// `<ty as ::zerowire::Wire>::name<'lt>`: a generic associated type (`View`,
+/// `Tail`) of a field type, spanned at the type.
+pub(crate) fn wire_gat(ty: &Type, name: &str, lt: &str) -> TokenStream {
+    let (_, last) = ty_spans(ty);
+    let path = wire(ty, name);
+    let lt = syn::Lifetime::new(lt, Span::call_site());
+    quote_spanned!(last=> #path < #lt >)
+}
+
+/// `<ty as ::zerowire::FromView<'_>>::from_view`, spanned at the type.
+pub(crate) fn from_view(ty: &Type) -> TokenStream {
+    let (first, last) = ty_spans(ty);
+    let head = quote_spanned!(first=> < #ty as ::zerowire::FromView<'_>);
+    quote_spanned!(last=> #head > :: from_view)
+}
 
 /// One field of a struct or variant, as the expansion needs it.
 pub(crate) struct Field<'a> {

@@ -8,7 +8,7 @@ use syn::{DeriveInput, Fields};
 use super::generics::{
     from_view_generics, marker, view_generics, wire_generics, with_view_debug_bounds,
 };
-use super::{fields_of, Field};
+use super::{fields_of, from_view, wire, wire_gat, Field};
 
 /// The fingerprint expression shared by structs and enum variants:
 /// field count, then each field's name and type fingerprint.
@@ -16,8 +16,8 @@ pub(crate) fn fields_fingerprint(start: TokenStream, fields: &[Field<'_>]) -> To
     let n = fields.len() as u64;
     let parts = fields.iter().map(|f| {
         let name = &f.fp_name;
-        let ty = f.ty;
-        quote!(.str(#name).u64(<#ty as ::zerowire::Wire>::FINGERPRINT))
+        let fp = wire(f.ty, "FINGERPRINT");
+        quote!(.str(#name).u64(#fp))
     });
     quote!(#start.u64(#n) #(#parts)*)
 }
@@ -59,7 +59,8 @@ pub(crate) fn expand(input: &DeriveInput, fields: &Fields) -> TokenStream {
     let fixed_ty = if tys.is_empty() {
         quote!(#fixed_name)
     } else {
-        quote!(#fixed_name<#(<#tys as ::zerowire::Wire>::Fixed),*>)
+        let fixeds = tys.iter().map(|ty| wire(ty, "Fixed"));
+        quote!(#fixed_name<#(#fixeds),*>)
     };
     let fixed_doc = format!(
         "The fixed block of [`{name}`]: its fixed-size fields, little-endian, alignment 1, \
@@ -83,22 +84,52 @@ pub(crate) fn expand(input: &DeriveInput, fields: &Fields) -> TokenStream {
             at_lets.push(quote!(let #at = __at;));
         } else {
             let prev = &ats[i - 1];
-            let prev_ty = tys[i - 1];
+            let prev_len = wire(tys[i - 1], "FIXED_LEN");
             at_lets.push(quote!(
-                let #at = #prev.saturating_add(<#prev_ty as ::zerowire::Wire>::FIXED_LEN);
+                let #at = #prev.saturating_add(#prev_len);
             ));
         }
     }
 
+    // Every use of a field type's `Wire` items is spanned at that type (see
+    // `super::wire`). The views are built from the fixed block and the tail,
+    // not through the accessors, so a field type that is not a wire type is
+    // reported at the field and not as a missing method of the view.
+    let view_of = |this: TokenStream| -> Vec<TokenStream> {
+        fields
+            .iter()
+            .zip(&idx)
+            .map(|(f, i)| {
+                let view = wire(f.ty, "view");
+                let name = &f.name;
+                quote!(#view(&#this.fixed.#name, #this.tail.#i))
+            })
+            .collect()
+    };
+    let self_views = view_of(quote!(self));
+    let owned = view_of(quote!(__view))
+        .into_iter()
+        .zip(&tys)
+        .map(|(view, ty)| {
+            let from = from_view(ty);
+            quote!(#from(#view))
+        });
     let construct = match fields.first().map(|f| &f.member) {
         None => quote!(Self {}),
-        Some(syn::Member::Named(_)) => {
-            quote!(Self { #(#members: ::zerowire::FromView::from_view(__view.#names()),)* })
-        }
-        Some(syn::Member::Unnamed(_)) => {
-            quote!(Self( #(::zerowire::FromView::from_view(__view.#names()),)* ))
-        }
+        Some(syn::Member::Named(_)) => quote!(Self { #(#members: #owned,)* }),
+        Some(syn::Member::Unnamed(_)) => quote!(Self( #(#owned,)* )),
     };
+    let item = |name: &str| -> Vec<TokenStream> { tys.iter().map(|ty| wire(ty, name)).collect() };
+    let view_tys: Vec<_> = tys.iter().map(|ty| wire_gat(ty, "View", "'__a")).collect();
+    let tail_tys: Vec<_> = tys.iter().map(|ty| wire_gat(ty, "Tail", "'__a")).collect();
+    let has_tail = item("HAS_TAIL");
+    let checks_fixed = item("CHECKS_FIXED");
+    let min_len = item("MIN_LEN");
+    let max_len = item("MAX_LEN");
+    let encode_fixed = item("encode_fixed");
+    let tail_len = item("tail_len");
+    let encode_tail = item("encode_tail");
+    let decode_tail = item("decode_tail");
 
     let debug_g = with_view_debug_bounds(&vg, &tys);
     let debug_where = &debug_g.where_clause;
@@ -141,8 +172,8 @@ pub(crate) fn expand(input: &DeriveInput, fields: &Fields) -> TokenStream {
             #(
                 #[doc = #accessor_docs]
                 #[inline]
-                pub fn #names(&self) -> <#tys as ::zerowire::Wire>::View<'__a> {
-                    <#tys as ::zerowire::Wire>::view(&self.fixed.#names, self.tail.#idx)
+                pub fn #names(&self) -> #view_tys {
+                    #self_views
                 }
             )*
 
@@ -159,7 +190,7 @@ pub(crate) fn expand(input: &DeriveInput, fields: &Fields) -> TokenStream {
         {
             fn fmt(&self, f: &mut ::zerowire::__private::core::fmt::Formatter<'_>) -> ::zerowire::__private::core::fmt::Result {
                 f.debug_struct(::zerowire::__private::core::stringify!(#view_name))
-                    #(.field(#fp_names, &self.#names()))*
+                    #(.field(#fp_names, &#self_views))*
                     .finish()
             }
         }
@@ -167,29 +198,29 @@ pub(crate) fn expand(input: &DeriveInput, fields: &Fields) -> TokenStream {
         #[automatically_derived]
         impl #impl_g ::zerowire::Wire for #name #ty_g #where_c {
             type Fixed = #fixed_ty;
-            type Tail<'__a> = (#(<#tys as ::zerowire::Wire>::Tail<'__a>,)*);
+            type Tail<'__a> = (#(#tail_tys,)*);
             type View<'__a> = #view_name #v_ty_g;
-            const HAS_TAIL: bool = false #(|| <#tys as ::zerowire::Wire>::HAS_TAIL)*;
-            const CHECKS_FIXED: bool = false #(|| <#tys as ::zerowire::Wire>::CHECKS_FIXED)*;
-            const MIN_LEN: usize = 0usize #(.saturating_add(<#tys as ::zerowire::Wire>::MIN_LEN))*;
+            const HAS_TAIL: bool = false #(|| #has_tail)*;
+            const CHECKS_FIXED: bool = false #(|| #checks_fixed)*;
+            const MIN_LEN: usize = 0usize #(.saturating_add(#min_len))*;
             const MAX_LEN: ::zerowire::__private::core::option::Option<usize> = {
                 let __m = ::zerowire::__private::core::option::Option::Some(0usize);
-                #(let __m = ::zerowire::__private::max_add(__m, <#tys as ::zerowire::Wire>::MAX_LEN);)*
+                #(let __m = ::zerowire::__private::max_add(__m, #max_len);)*
                 __m
             };
             const FINGERPRINT: u64 = #fp.finish();
 
             #[inline]
             fn encode_fixed(&self, __w: &mut ::zerowire::__private::Writer<'_>) {
-                #(::zerowire::Wire::encode_fixed(&self.#members, __w);)*
+                #(#encode_fixed(&self.#members, __w);)*
             }
             #[inline]
             fn tail_len(&self) -> usize {
-                0usize #(.saturating_add(::zerowire::Wire::tail_len(&self.#members)))*
+                0usize #(.saturating_add(#tail_len(&self.#members)))*
             }
             #[inline]
             fn encode_tail(&self, __w: &mut ::zerowire::__private::Writer<'_>) {
-                #(::zerowire::Wire::encode_tail(&self.#members, __w);)*
+                #(#encode_tail(&self.#members, __w);)*
             }
             #[inline]
             #[allow(unused_variables)]
@@ -199,7 +230,7 @@ pub(crate) fn expand(input: &DeriveInput, fields: &Fields) -> TokenStream {
                 __r: &mut ::zerowire::__private::Reader<'__a>,
             ) -> ::zerowire::__private::core::result::Result<Self::Tail<'__a>, ::zerowire::__private::DecodeError> {
                 #(#at_lets)*
-                #(let #tails = <#tys as ::zerowire::Wire>::decode_tail(&__fixed.#names, #ats, __r)?;)*
+                #(let #tails = #decode_tail(&__fixed.#names, #ats, __r)?;)*
                 ::zerowire::__private::core::result::Result::Ok((#(#tails,)*))
             }
             #[inline]
