@@ -204,6 +204,11 @@ impl<T: Wire> Encode for T {
 
 /// Conversion from a validated view to a value, which may borrow from the
 /// input (`&'de str`) or own its data (`String`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a zerowire wire type",
+    label = "`{Self}` cannot be decoded from the wire",
+    note = "derive it with `#[derive(zerowire::Wire)]`, or use a supported type"
+)]
 pub trait FromView<'de>: Wire + Sized {
     /// Builds the value. Allocates only for heap-backed fields, and only for
     /// items the view already holds.

@@ -53,9 +53,12 @@ pub(crate) fn expand(def: &ServiceDef) -> TokenStream {
     quote!(#(#items)*)
 }
 
+/// The argument tuple's type, spanned at the first argument so that a
+/// non-`Wire` argument is reported there.
 fn args_tuple_ty(m: &Method) -> TokenStream {
     let tys = m.args.iter().map(|a| &a.ty);
-    quote!((#(#tys,)*))
+    let span = m.args.first().map_or_else(Span::call_site, |a| a.ty.span());
+    quote_spanned!(span=> (#(#tys,)*))
 }
 
 fn server_trait(def: &ServiceDef) -> TokenStream {
@@ -208,8 +211,10 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
         let args_ty = args_tuple_ty(m);
         let arg_names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
         let cx_arg = m.context.as_ref().map(|_| quote!(__cx,));
+        let span = m.args.first().map_or_else(Span::call_site, |a| a.ty.span());
+        let decode_call = quote_spanned!(span=> ::zerowire::rpc::decode_args::<#args_ty>(__body));
         let decode = quote! {
-            let (#(#arg_names,)*) = ::zerowire::rpc::decode_args::<#args_ty>(__body)?;
+            let (#(#arg_names,)*) = #decode_call?;
         };
         if m.is_async {
             async_arms.push(quote! {
@@ -327,10 +332,14 @@ fn client_call(
     let args_ty = args_tuple_ty(m);
     let arg_names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
     let out = &m.output;
+    let span = m
+        .args
+        .first()
+        .map_or_else(|| m.output.span(), |a| a.ty.span());
     let call = if blocking {
-        quote!(::zerowire::rpc::BlockingCaller::call_blocking::<#args_ty, #out>(&self.caller, &#table[#index], (#(#arg_names,)*), self.options))
+        quote_spanned!(span=> ::zerowire::rpc::BlockingCaller::call_blocking::<#args_ty, #out>(&self.caller, &#table[#index], (#(#arg_names,)*), self.options))
     } else {
-        quote!(::zerowire::rpc::Caller::call::<#args_ty, #out>(&self.caller, &#table[#index], (#(#arg_names,)*), self.options).await)
+        quote_spanned!(span=> ::zerowire::rpc::Caller::call::<#args_ty, #out>(&self.caller, &#table[#index], (#(#arg_names,)*), self.options).await)
     };
     match &m.result {
         Some((t, e)) => (
@@ -395,7 +404,7 @@ fn client_struct(
         impl<C: #bound> #ident<C> {
             /// A client that calls through `caller` (a transport's connection handle).
             pub fn new(caller: C) -> Self {
-                Self { caller, options: ::zerowire::rpc::CallOptions::default() }
+                Self { caller, options: <::zerowire::rpc::CallOptions as ::core::default::Default>::default() }
             }
 
             /// The same client with a deadline for each call: after `timeout`
