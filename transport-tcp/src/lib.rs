@@ -54,9 +54,12 @@
 //!
 //! Every peer call runs in a task of its own (plain `fn` handlers too, so a
 //! slow handler never stops the connection), aborted when the caller
-//! cancels. A panicking handler answers `CallError::Panicked` with the panic
-//! message; the connection keeps serving. Notifications' handlers start in
-//! the order they were sent.
+//! cancels. Notifications' handlers start in the order they were sent.
+//!
+//! A handler panic is caught and reported as `CallError::Panicked` (with the
+//! panic message) where the server unwinds; the connection keeps serving.
+//! Built with `panic = "abort"` (or with a panic hook that aborts), the
+//! server process dies and its callers see `CallError::Disconnected`.
 //!
 //! When other handlers of the connection are still running as one answers,
 //! the driver lets them run for one round of the scheduler before it writes,
@@ -84,24 +87,47 @@
 //!
 //! # Runtimes
 //!
-//! The `tokio` feature (default) provides the driver on tokio: the
-//! functions here must run inside a tokio runtime. Runtime specifics live
-//! in one small module so that a `smol` driver can follow.
+//! The same driver runs on two runtimes, each behind a feature:
+//!
+//! - `tokio` (default): [`tokio::connect`], [`tokio::Listener`]; tokio
+//!   sockets, timers and tasks of the runtime they are called in.
+//! - `smol`: [`smol::connect`], [`smol::Listener`]; async-io sockets and
+//!   timers, tasks on smol's global executor (`smol::spawn`) or on an
+//!   `Executor` you pass ([`smol::connect_on`], [`smol::Listener::bind_on`]).
+//!
+//! Pick the runtime by the module: with both features on, both modules are
+//! there, and the crate root's [`connect`] and [`Listener`] are tokio's
+//! (smol's when only `smol` is on). Everything else ([`Peer`], [`Context`],
+//! [`Stats`], [`QUEUE_LIMIT`]) is one type for both runtimes, so a service
+//! whose handlers take `cx: &Context` serves on either.
+//!
+//! On both, the socket has `TCP_NODELAY`, the driver writes once per
+//! wake-up and [`Peer::stats`] counts the same system calls.
+//! [`BlockingCaller`](zerowire::rpc::BlockingCaller) works from a plain
+//! thread (not a runtime worker): on tokio it blocks on the connection's
+//! runtime, on smol with `smol::block_on`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 mod driver;
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 mod listener;
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 mod peer;
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 mod runtime;
 
+#[cfg(feature = "smol")]
+pub mod smol;
 #[cfg(feature = "tokio")]
+pub mod tokio;
+
+#[cfg(all(feature = "smol", not(feature = "tokio")))]
+pub use crate::smol::{connect, Listener};
+#[cfg(feature = "tokio")]
+pub use crate::tokio::{connect, Listener};
+#[cfg(any(feature = "tokio", feature = "smol"))]
 pub use driver::QUEUE_LIMIT;
-#[cfg(feature = "tokio")]
-pub use listener::{connect, Listener};
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "smol"))]
 pub use peer::{Context, Peer, Stats};

@@ -1,4 +1,5 @@
-//! [`connect`] and [`Listener`]: where connections and their drivers start.
+//! Where connections and their drivers start, for any [`Runtime`]; the
+//! public `connect` and `Listener` of each runtime module wrap these.
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -6,104 +7,100 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::ToSocketAddrs;
 use zerowire::proto::{CloseReason, Config, Role};
 use zerowire::rpc::Service;
 
 use crate::driver;
 use crate::peer::{Context, Peer, Shared};
-use crate::runtime::{self, Socket, TaskSet};
+use crate::runtime::{Runtime, Socket as _, Task as _};
 
 /// Pause after an accept error that is not about one connection (such as
 /// running out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Connects to `addr`, serves `service` to the peer on the same connection
-/// (`()` for a pure client), and returns once both HELLOs are exchanged.
-///
-/// This side is the connection's initiator. The socket has `TCP_NODELAY`
-/// set; one driver task (spawned on the current tokio runtime) owns it.
-///
-/// # Errors
-///
-/// The connect error, or a handshake failure: `InvalidData` for a peer that
-/// is not zerowire or speaks another protocol version, `TimedOut` when its
-/// HELLO does not arrive within [`Config::handshake_timeout`],
-/// `ConnectionAborted` when it hangs up.
-pub async fn connect<S: Service<Context>>(
-    addr: impl ToSocketAddrs,
+/// Connects to the first of `addrs` that accepts, starts the driver on `rt`
+/// and waits for the handshake.
+pub(crate) async fn connect<R: Runtime, S: Service<Context>>(
+    rt: R,
+    addrs: io::Result<Vec<SocketAddr>>,
     service: S,
     config: Config,
 ) -> io::Result<Peer> {
-    let socket = runtime::connect(addr).await?;
-    let (shared, driver) = start(socket, Arc::new(service), config, Role::Initiator)?;
-    let _ = runtime::spawn(driver);
+    let socket = first_of(addrs?, R::connect).await?;
+    let (shared, driver) = start(&rt, socket, Arc::new(service), config, Role::Initiator)?;
+    let _ = rt.spawn(driver);
     let peer = Peer::first(shared);
     peer.handshake().await.map_err(handshake_error)?;
     Ok(peer)
 }
 
-/// A TCP listener that serves a zerowire service on every connection it
-/// accepts (as the connections' acceptor).
+/// `f` on each address until one succeeds; else the last error.
+async fn first_of<T, F: Future<Output = io::Result<T>>>(
+    addrs: Vec<SocketAddr>,
+    f: impl Fn(SocketAddr) -> F,
+) -> io::Result<T> {
+    let mut last = io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "could not resolve to any address",
+    );
+    for addr in addrs {
+        match f(addr).await {
+            Ok(t) => return Ok(t),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// A listener on runtime `R`.
 #[derive(Debug)]
-pub struct Listener {
-    inner: runtime::Listener,
+pub(crate) struct Listener<R: Runtime> {
+    rt: R,
+    inner: R::Listener,
     config: Config,
 }
 
-impl Listener {
-    /// Listens on `addr` (`127.0.0.1:0` picks a free port: see
-    /// [`local_addr`](Self::local_addr)); every connection gets `config`.
-    pub async fn bind(addr: impl ToSocketAddrs, config: Config) -> io::Result<Self> {
+impl<R: Runtime> Listener<R> {
+    pub(crate) async fn bind(
+        rt: R,
+        addrs: io::Result<Vec<SocketAddr>>,
+        config: Config,
+    ) -> io::Result<Self> {
         Ok(Self {
-            inner: runtime::Listener::bind(addr).await?,
+            inner: first_of(addrs?, R::bind).await?,
+            rt,
             config,
         })
     }
 
-    /// The address it listens on.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        R::local_addr(&self.inner)
     }
 
-    /// Accepts one connection and serves `service` on it in a task of its
-    /// own. The returned [`Peer`] calls the client back; the handshake may
-    /// still be under way (see [`Peer::handshake`]). The connection closes
-    /// gracefully once every clone of the `Peer` is dropped.
-    pub async fn accept<S: Service<Context>>(&self, service: S) -> io::Result<Peer> {
-        let socket = poll_fn(|cx| self.inner.poll_accept(cx)).await?;
+    pub(crate) async fn accept<S: Service<Context>>(&self, service: S) -> io::Result<Peer> {
+        let socket = poll_fn(|cx| R::poll_accept(&self.inner, cx)).await?;
         let (shared, driver) = start(
+            &self.rt,
             socket,
             Arc::new(service),
             self.config.clone(),
             Role::Acceptor,
         )?;
-        let _ = runtime::spawn(driver);
+        let _ = self.rt.spawn(driver);
         Ok(Peer::first(shared))
     }
 
-    /// Accepts connections until this future is dropped, serving a new
-    /// `make_service()` on each, each connection in a task of its own.
-    ///
-    /// A connection ends only when its peer closes it or fails; an error on
-    /// one connection (or on accepting it) never affects the others.
-    /// Dropping the future (or aborting its task) drops every connection it
-    /// accepted at once, without a GOAWAY: their peers see
-    /// [`CloseReason::TransportClosed`].
-    pub async fn serve<S, F>(self, mut make_service: F)
+    pub(crate) async fn serve<S, F>(self, mut make_service: F)
     where
         S: Service<Context>,
         F: FnMut() -> S,
     {
-        let mut connections = TaskSet::default();
+        let mut connections = TaskSet::<R>(Vec::new());
         loop {
-            let accepted = poll_fn(|cx| {
-                connections.poll_reap(cx);
-                self.inner.poll_accept(cx)
-            })
-            .await;
+            let accepted = poll_fn(|cx| R::poll_accept(&self.inner, cx)).await;
             let started = accepted.and_then(|socket| {
                 start(
+                    &self.rt,
                     socket,
                     Arc::new(make_service()),
                     self.config.clone(),
@@ -111,17 +108,32 @@ impl Listener {
                 )
             });
             match started {
-                Ok((_, driver)) => connections.spawn(driver),
+                Ok((_, driver)) => {
+                    connections.0.retain(|t| !t.is_finished());
+                    connections.0.push(self.rt.spawn(driver));
+                }
                 Err(e) if concerns_one_connection(&e) => {}
-                Err(_) => runtime::sleep(ACCEPT_BACKOFF).await,
+                Err(_) => R::sleep(ACCEPT_BACKOFF).await,
             }
         }
     }
 }
 
+/// Connection tasks, aborted together when the set is dropped.
+struct TaskSet<R: Runtime>(Vec<R::Task>);
+
+impl<R: Runtime> Drop for TaskSet<R> {
+    fn drop(&mut self) {
+        for task in self.0.drain(..) {
+            task.abort();
+        }
+    }
+}
+
 /// The shared state of a new connection and its driver, to spawn.
-fn start<S: Service<Context>>(
-    socket: Socket,
+fn start<R: Runtime, S: Service<Context>>(
+    rt: &R,
+    socket: R::Socket,
     service: Arc<S>,
     config: Config,
     role: Role,
@@ -130,8 +142,17 @@ fn start<S: Service<Context>>(
         socket.peer_addr()?,
         socket.local_addr()?,
         config.default_deadline,
+        rt.handle(),
     );
-    let driver = driver::run(socket, service, config, role, shared.clone(), cmds);
+    let driver = driver::run(
+        rt.clone(),
+        socket,
+        service,
+        config,
+        role,
+        shared.clone(),
+        cmds,
+    );
     Ok((shared, driver))
 }
 

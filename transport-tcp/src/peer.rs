@@ -208,6 +208,7 @@ impl Shared {
         peer_addr: SocketAddr,
         local_addr: SocketAddr,
         default_deadline: Option<Duration>,
+        runtime: runtime::Handle,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Command>) {
         let (cmds, rx) = mpsc::unbounded_channel();
         let shared = Self {
@@ -220,7 +221,7 @@ impl Shared {
             next_token: AtomicU64::new(0),
             default_deadline,
             counters: Counters::default(),
-            runtime: runtime::Handle::current(),
+            runtime,
         };
         (Arc::new(shared), rx)
     }
@@ -358,7 +359,7 @@ impl Peer {
         // The driver enforces the deadline of a started call; this timer
         // also covers the time a call waits for a free call slot.
         let result = match deadline {
-            Some(at) => match runtime::timeout_at(at, rx).await {
+            Some(at) => match shared.runtime.timeout_at(at, rx).await {
                 Some(r) => r,
                 None => return Err(CallError::DeadlineExceeded),
             },

@@ -13,7 +13,7 @@ use zerowire::proto::{ErrorCode, IncomingCall};
 use zerowire::rpc::{Refusal, Service};
 
 use crate::peer::Context;
-use crate::runtime::{self, TaskHandle};
+use crate::runtime::Runtime;
 
 /// What a handler produced.
 pub(super) enum Answer<R> {
@@ -48,15 +48,16 @@ pub(super) fn too_large<R>(len: usize, max: usize) -> Answer<R> {
 /// Runs a peer call in a task of its own (plain `fn` handlers too, so a
 /// slow handler never stops the connection); its answer comes back as a
 /// [`Done`].
-pub(super) fn serve_call<S: Service<Context>>(
+pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
+    rt: &R,
     service: &Arc<S>,
     cx: &Arc<Context>,
     done: &mpsc::UnboundedSender<Done<S::Reply>>,
     call: IncomingCall,
     method: u16,
     body: &[u8],
-) -> TaskHandle {
-    runtime::spawn(handle_call(
+) -> R::Task {
+    rt.spawn(handle_call(
         service.clone(),
         cx.clone(),
         call,

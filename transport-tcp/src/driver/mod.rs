@@ -21,7 +21,7 @@ use zerowire::rpc::{CallError, ErrorText, Service};
 
 use self::handlers::{handle_note, serve_call, Done};
 use crate::peer::{Command, Context, Counters, OutCall, OutNote, Outgoing, Peer, Phase, Shared};
-use crate::runtime::{self, Socket, TaskHandle, Timer};
+use crate::runtime::{Runtime, Socket as _, Task as _, Timer as _};
 
 /// Calls (and notifications) a connection keeps waiting while the peer's
 /// `max_calls` are in use or the send buffer is full; one more fails with
@@ -70,8 +70,9 @@ struct Pending {
 }
 
 /// Drives one connection until it has closed and flushed its last bytes.
-pub(crate) async fn run<S: Service<Context>>(
-    socket: Socket,
+pub(crate) async fn run<R: Runtime, S: Service<Context>>(
+    rt: R,
+    socket: R::Socket,
     service: Arc<S>,
     config: Config,
     role: Role,
@@ -82,15 +83,16 @@ pub(crate) async fn run<S: Service<Context>>(
     let methods: Vec<MethodDesc> = (0..service.method_count())
         .map_while(|i| service.method(i).copied())
         .collect();
-    let mut driver = Driver::new(socket, service, config, role, &methods, shared, cmds);
+    let mut driver = Driver::new(rt, socket, service, config, role, &methods, shared, cmds);
     poll_fn(|cx| driver.poll(cx)).await;
 }
 
-struct Driver<'m, S: Service<Context>> {
+struct Driver<'m, R: Runtime, S: Service<Context>> {
+    rt: R,
     conn: Conn<'m>,
-    socket: Socket,
+    socket: R::Socket,
     clock: Clock,
-    timer: Timer,
+    timer: R::Timer,
     /// When `timer` fires; `None` when unset or fired.
     timer_at: Option<proto::Instant>,
     shared: Arc<Shared>,
@@ -101,7 +103,7 @@ struct Driver<'m, S: Service<Context>> {
     done_tx: mpsc::UnboundedSender<Done<S::Reply>>,
     done_rx: mpsc::UnboundedReceiver<Done<S::Reply>>,
     /// Running handler tasks of peer calls, to abort on CANCEL.
-    handlers: HashMap<IncomingCall, TaskHandle>,
+    handlers: HashMap<IncomingCall, R::Task>,
     /// Fires once the latest notification's handler has started.
     last_note: Option<oneshot::Receiver<()>>,
     calls: HashMap<CallId, Pending>,
@@ -120,11 +122,17 @@ struct Driver<'m, S: Service<Context>> {
     /// Whether this wake-up's write already waited one scheduler round for
     /// running handlers (see `poll`).
     deferred: bool,
+    /// The peer's HELLO has arrived; handles learn it (`Phase::Open`) after
+    /// this pass's write, which carries this side's HELLO if it was not
+    /// written yet, so the stats a handle reads then include it.
+    open_pending: bool,
 }
 
-impl<'m, S: Service<Context>> Driver<'m, S> {
+impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
+    #[allow(clippy::too_many_arguments)]
     fn new(
-        socket: Socket,
+        rt: R,
+        socket: R::Socket,
         service: Arc<S>,
         config: Config,
         role: Role,
@@ -155,10 +163,11 @@ impl<'m, S: Service<Context>> Driver<'m, S> {
         );
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
+            rt,
             conn,
             socket,
             clock,
-            timer: Timer::default(),
+            timer: R::Timer::default(),
             timer_at: None,
             shared,
             cmds,
@@ -178,6 +187,7 @@ impl<'m, S: Service<Context>> Driver<'m, S> {
             closed: None,
             linger_until: None,
             deferred: false,
+            open_pending: false,
         }
     }
 
@@ -208,6 +218,9 @@ impl<'m, S: Service<Context>> Driver<'m, S> {
                 // Room in the send buffer: start what waited for it; the
                 // next pass writes it.
                 self.retry_blocked(now);
+            }
+            if std::mem::take(&mut self.open_pending) && self.closed.is_none() {
+                self.shared.phase.send_replace(Phase::Open);
             }
             if self.closed.is_some() && self.flushed(now) {
                 if !self.io_failed {
@@ -334,14 +347,21 @@ impl<'m, S: Service<Context>> Driver<'m, S> {
                         peer: Peer::uncounted(self.shared.clone()),
                         build,
                     }));
-                    self.shared.phase.send_replace(Phase::Open);
+                    self.open_pending = true;
                 }
                 Event::Call { call, method, body } => {
                     Counters::add(&self.shared.counters.calls_served, 1);
                     match &self.cx {
                         Some(cx) => {
-                            let task =
-                                serve_call(&self.service, cx, &self.done_tx, call, method, body);
+                            let task = serve_call(
+                                &self.rt,
+                                &self.service,
+                                cx,
+                                &self.done_tx,
+                                call,
+                                method,
+                                body,
+                            );
                             self.handlers.insert(call, task);
                         }
                         // The peer's HELLO always comes first.
@@ -357,7 +377,7 @@ impl<'m, S: Service<Context>> Driver<'m, S> {
                         self.last_note = Some(next);
                         // Not tracked: a notification's handler runs to its
                         // end even if the connection closes.
-                        let _ = runtime::spawn(handle_note(
+                        let _ = self.rt.spawn(handle_note(
                             self.service.clone(),
                             cx.clone(),
                             method,
@@ -470,10 +490,10 @@ impl<'m, S: Service<Context>> Driver<'m, S> {
     }
 }
 
-impl<S: Service<Context>> Drop for Driver<'_, S> {
+impl<R: Runtime, S: Service<Context>> Drop for Driver<'_, R, S> {
     /// Also runs when the driver task is aborted (a dropped `serve`).
     fn drop(&mut self) {
-        for task in self.handlers.values() {
+        for (_, task) in self.handlers.drain() {
             task.abort();
         }
         // Before the pending calls' senders drop, so their callers read the

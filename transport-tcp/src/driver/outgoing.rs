@@ -9,8 +9,9 @@ use zerowire::Encode;
 use super::handlers::{too_large, Answer, Done};
 use super::{Driver, Pending, QUEUE_LIMIT};
 use crate::peer::{Command, Context, Counters, OutCall, OutNote};
+use crate::runtime::Runtime;
 
-impl<S: Service<Context>> Driver<'_, S> {
+impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     pub(super) fn on_command(&mut self, cmd: Command, now: proto::Instant) {
         match cmd {
             Command::Call(call) => {
