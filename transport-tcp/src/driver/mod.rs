@@ -406,7 +406,12 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                                 CallError::from_remote(p.method.name, code, message)
                             }
                             Failure::DeadlineExceeded => CallError::DeadlineExceeded,
-                            Failure::Disconnected(r) => CallError::Disconnected(r),
+                            Failure::Disconnected(r) => {
+                                // `Event::Closed` follows; a caller that
+                                // sees `Disconnected` sees the close too.
+                                self.shared.phase.send_replace(Phase::Closed(r));
+                                CallError::Disconnected(r)
+                            }
                             _ => CallError::Internal(ErrorText::new("unknown failure")),
                         };
                         p.call.complete(Err(error));
