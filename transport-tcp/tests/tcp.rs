@@ -1158,3 +1158,47 @@ runtime_tests!(
     two_services_on_one_connection_with_callback,
     undecodable_arguments_fail_alone_with_bad_request,
 );
+
+/// smol with the application's own `Executor` (`connect_on`, `bind_on`):
+/// the driver and handler tasks run only where that executor runs.
+#[cfg(feature = "smol")]
+#[test]
+fn smol_user_executor() {
+    use smol::Executor;
+    use zerowire_tcp::smol::{connect_on, Listener};
+
+    let ex = Arc::new(Executor::new());
+    let (stop, stopped) = smol::channel::unbounded::<()>();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (ex, stopped) = (ex.clone(), stopped.clone());
+            std::thread::spawn(move || smol::block_on(ex.run(stopped.recv())))
+        })
+        .collect();
+    <SmolRt as Rt>::run(async {
+        let listener = Listener::bind_on(ex.clone(), "127.0.0.1:0", config("server"))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serve = ex.spawn(listener.serve(|| (AlphaService::new(A), BetaService::new(B))));
+        let peer = connect_on(ex.clone(), addr, EchoService::new(E), config("client"))
+            .await
+            .unwrap();
+        let alpha = AlphaClient::new(peer.clone());
+        assert_eq!(alpha.inc(1).await, Ok(2));
+        assert_eq!(alpha.ask_back(2).await, Ok(10_020));
+        let blocking = AlphaBlockingClient::new(peer.clone());
+        assert_eq!(off_thread(move || blocking.inc(9)).await, Ok(10));
+        // Dropping `serve` drops its connections (on the executor).
+        drop(serve);
+        assert_eq!(peer.closed().await, CloseReason::TransportClosed);
+        assert!(matches!(
+            alpha.inc(1).await,
+            Err(CallError::Disconnected(_))
+        ));
+    });
+    drop(stop);
+    for t in threads {
+        let _ = t.join().unwrap();
+    }
+}
