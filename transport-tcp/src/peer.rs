@@ -450,8 +450,11 @@ impl Caller for Peer {
     }
 }
 
-/// Blocks on the runtime the connection was made on; must not be called
-/// from inside an async runtime (it panics there).
+/// Blocks the calling thread until the call is done; call it from plain
+/// threads, never from a task. On tokio it blocks on the connection's
+/// runtime (and panics inside any tokio runtime); on smol it runs
+/// `smol::block_on` (inside an executor thread it would stall every task
+/// of that thread meanwhile).
 impl BlockingCaller for Peer {
     fn call_blocking<A, R>(
         &self,
