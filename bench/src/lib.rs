@@ -18,6 +18,10 @@
 //! first and last sample plus the count of a batch) so nothing is optimised
 //! away. [`verify_all`] checks, once, that every format round-trips the same
 //! values; the benchmark runs it before measuring.
+//!
+//! [`rpc`] holds the systems of the `rpc` benchmark (add3 over loopback TCP).
+
+pub mod rpc;
 
 use std::hint::black_box;
 
