@@ -108,6 +108,12 @@ struct Inner<'s, Tx, T> {
     peer: Option<PeerLimits>,
     declared_len: usize,
     out_in_flight: usize,
+    /// Outgoing slots that need the clock: waiting with a deadline, expired
+    /// or abandoned (so `poll_timeout` and `handle_timeout` skip the scan
+    /// when there are none).
+    timed: usize,
+    /// Outgoing slots whose deadline failure is not reported yet.
+    expired: usize,
     in_in_flight: usize,
     started: Instant,
     last_rx: Instant,
@@ -142,6 +148,15 @@ fn slot_index(id: u64, parity: u64) -> Option<usize> {
         return None;
     }
     usize::try_from((id / 2).saturating_sub(1)).ok()
+}
+
+/// Whether a slot in `state` with `deadline` needs the clock.
+fn is_timed(state: OutState, deadline: Option<Instant>) -> bool {
+    match state {
+        OutState::Waiting => deadline.is_some(),
+        OutState::Expired | OutState::Abandoned => true,
+        OutState::Free => false,
+    }
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a
@@ -188,6 +203,8 @@ where
             peer: None,
             declared_len: 0,
             out_in_flight: 0,
+            timed: 0,
+            expired: 0,
             in_in_flight: 0,
             started: now,
             last_rx: now,
@@ -493,7 +510,14 @@ where
         if self.state == State::Handshaking {
             next = next.min(self.started.saturating_add(self.config.handshake_timeout));
         }
-        if self.out_in_flight > 0 {
+        #[cfg(debug_assertions)]
+        {
+            let slots = self.tables.out_calls_ref();
+            let timed = slots.iter().filter(|s| is_timed(s.state, s.deadline)).count();
+            let expired = slots.iter().filter(|s| s.state == OutState::Expired).count();
+            debug_assert_eq!((self.timed, self.expired), (timed, expired), "slot counters");
+        }
+        if self.timed > 0 {
             for slot in self.tables.out_calls_ref() {
                 let t = match slot.state {
                     OutState::Waiting => slot.deadline,
@@ -536,11 +560,13 @@ where
         let cancel_timeout = self.config.cancel_timeout;
         let mut timed_out = false;
         let mut i = 0usize;
-        while let Some(slot) = self.tables.out_calls().get_mut(i) {
+        let slots = if self.timed > 0 { usize::MAX } else { 0 };
+        while let Some(slot) = self.tables.out_calls().get_mut(i).filter(|_| i < slots) {
             match slot.state {
                 OutState::Waiting if slot.deadline.is_some_and(|d| now >= d) => {
                     slot.state = OutState::Expired;
                     slot.since = now;
+                    self.expired = self.expired.saturating_add(1);
                     let cancel = Frame::Cancel {
                         call_id: slot_id(i, parity),
                     };
@@ -673,6 +699,9 @@ where
         out.since = now;
         let generation = out.generation;
         self.out_in_flight = self.out_in_flight.saturating_add(1);
+        if deadline.is_some() {
+            self.timed = self.timed.saturating_add(1);
+        }
         Ok(CallId { id, generation })
     }
 
@@ -703,13 +732,19 @@ where
         }
         match out.state {
             OutState::Waiting => {
+                if out.deadline.is_none() {
+                    self.timed = self.timed.saturating_add(1);
+                }
                 out.state = OutState::Abandoned;
                 out.since = now;
                 let cancel = Frame::Cancel { call_id: call.id };
                 let _ = self.tx.append(|b| cancel.encode(b));
             }
             // CANCEL already sent by the deadline; just drop the report.
-            OutState::Expired => out.state = OutState::Abandoned,
+            OutState::Expired => {
+                out.state = OutState::Abandoned;
+                self.expired = self.expired.saturating_sub(1);
+            }
             OutState::Abandoned | OutState::Free => {}
         }
     }
@@ -809,12 +844,13 @@ where
             State::Closed(r) => Some(r),
             _ => None,
         };
-        if self.out_in_flight > 0 {
+        if self.out_in_flight > 0 && (closed.is_some() || self.expired > 0) {
             let mut i = 0usize;
             while let Some(slot) = self.tables.out_calls().get_mut(i) {
                 let report = match (slot.state, closed) {
                     (OutState::Expired, None) => {
                         slot.state = OutState::Abandoned;
+                        self.expired = self.expired.saturating_sub(1);
                         Some(Failure::DeadlineExceeded)
                     }
                     (OutState::Waiting | OutState::Expired, Some(reason)) => {
@@ -844,6 +880,8 @@ where
             }
             if closed.is_some() {
                 self.out_in_flight = 0;
+                self.timed = 0;
+                self.expired = 0;
             }
         }
         let reason = closed?;
@@ -1101,12 +1139,19 @@ where
             id: call_id,
             generation: out.generation,
         };
+        let was_timed = is_timed(state, out.deadline);
         out.state = OutState::Free;
         if state == OutState::Free {
             self.fail(CloseReason::ProtocolViolation);
             return None;
         }
         self.out_in_flight = self.out_in_flight.saturating_sub(1);
+        if was_timed {
+            self.timed = self.timed.saturating_sub(1);
+        }
+        if state == OutState::Expired {
+            self.expired = self.expired.saturating_sub(1);
+        }
         let event = match state {
             OutState::Waiting if flags.contains(DataFlags::ERROR) => {
                 let failure = match ErrorBody::decode(payload) {
