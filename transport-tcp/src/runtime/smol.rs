@@ -122,7 +122,7 @@ impl super::Socket for Socket {
         self.stream.get_ref().local_addr()
     }
 
-    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         loop {
             match { self.stream.get_ref() }.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -133,7 +133,7 @@ impl super::Socket for Socket {
         }
     }
 
-    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         loop {
             match { self.stream.get_ref() }.write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
