@@ -52,9 +52,13 @@
 //! timer or Nagle-style delay, and under load many calls share a system
 //! call ([`Peer::stats`] counts them).
 //!
-//! Every peer call runs in a task of its own (plain `fn` handlers too, so a
-//! slow handler never stops the connection), aborted when the caller
-//! cancels. Notifications' handlers start in the order they were sent.
+//! An `async fn` handler runs in a task of its own, aborted when the caller
+//! cancels, so a slow one never stops the connection. A plain `fn` handler
+//! runs right on the connection's task, with no spawn or channel hop (the
+//! lowest latency): it holds up **its own connection** until it returns —
+//! other connections are unaffected — so keep plain `fn` handlers short and
+//! make anything slow or blocking `async` (or move it to `spawn_blocking`).
+//! Notifications' handlers start in the order they were sent.
 //!
 //! A handler panic is caught and reported as `CallError::Panicked` (with the
 //! panic message) where the server unwinds; the connection keeps serving.

@@ -67,6 +67,21 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
     ))
 }
 
+/// Runs method `method` in place if its handler is a plain `fn`; `None`
+/// for an async handler (spawn it). A panic becomes a `Panicked` answer.
+pub(super) fn run_sync<S: Service<Context>>(
+    service: &S,
+    cx: &Context,
+    method: u16,
+    body: &[u8],
+) -> Option<Answer<S::Reply>> {
+    match catch_unwind(AssertUnwindSafe(|| service.call_sync(cx, method, body))) {
+        Ok(Err(Refusal::NeedsExecutor)) => None,
+        Ok(result) => Some(Answer::from_result(result)),
+        Err(payload) => Some(Answer::Error(ErrorCode::Panicked, panic_message(&*payload))),
+    }
+}
+
 async fn handle_call<S: Service<Context>>(
     service: Arc<S>,
     cx: Arc<Context>,

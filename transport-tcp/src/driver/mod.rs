@@ -352,18 +352,24 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                 Event::Call { call, method, body } => {
                     Counters::add(&self.shared.counters.calls_served, 1);
                     match &self.cx {
-                        Some(cx) => {
-                            let task = serve_call(
-                                &self.rt,
-                                &self.service,
-                                cx,
-                                &self.done_tx,
-                                call,
-                                method,
-                                body,
-                            );
-                            self.handlers.insert(call, task);
-                        }
+                        // A plain `fn` handler runs right here, on the
+                        // connection's task: no spawn, no channel hop. It
+                        // holds up this connection (only) until it returns.
+                        Some(cx) => match handlers::run_sync(&*self.service, cx, method, body) {
+                            Some(answer) => self.replies.push_back(Done { call, answer }),
+                            None => {
+                                let task = serve_call(
+                                    &self.rt,
+                                    &self.service,
+                                    cx,
+                                    &self.done_tx,
+                                    call,
+                                    method,
+                                    body,
+                                );
+                                self.handlers.insert(call, task);
+                            }
+                        },
                         // The peer's HELLO always comes first.
                         None => {
                             let _ = self.conn.reply_error(call, ErrorCode::Internal, "");
