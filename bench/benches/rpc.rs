@@ -317,14 +317,14 @@ fn targets(results: &[(System, Vec<Sample>)]) -> String {
             .map(|(_, v)| v.as_slice())
             .unwrap_or(&[])
     };
-    let zws = [System::Zerowire, System::Zerowire256];
+    let zws = [System::Zerowire, System::Zerowire256, System::ZerowireFn];
     let raws = [System::RawIdle, System::RawPerFrame];
     let mut o = String::new();
     let _ = write!(o, "| target |");
     for z in zws {
         let _ = write!(o, " {} | verdict |", z.name());
     }
-    let _ = writeln!(o, "\n|---|---:|---|---:|---|");
+    let _ = writeln!(o, "\n|---|---:|---|---:|---|---:|---|");
 
     // zerowire / other for metric `f`: ratio of the medians, and the range
     // of the per-run ratios (runs are interleaved, so run i of both ran

@@ -129,6 +129,8 @@ pub enum System {
     Zerowire,
     /// zerowire, `max_calls = 256` on both ends.
     Zerowire256,
+    /// zerowire with a plain `fn add3` handler (runs on the connection's task).
+    ZerowireFn,
     /// Raw TCP, writer flushes everything queued when it gets to run.
     RawIdle,
     /// Raw TCP, one write call per frame.
@@ -141,9 +143,10 @@ pub enum System {
 
 impl System {
     /// Every system.
-    pub const ALL: [System; 6] = [
+    pub const ALL: [System; 7] = [
         System::Zerowire,
         System::Zerowire256,
+        System::ZerowireFn,
         System::RawIdle,
         System::RawPerFrame,
         System::Tarpc,
@@ -155,6 +158,7 @@ impl System {
         match self {
             System::Zerowire => "zerowire",
             System::Zerowire256 => "zerowire, max_calls 256",
+            System::ZerowireFn => "zerowire, plain fn handler",
             System::RawIdle => "raw TCP, flush when idle",
             System::RawPerFrame => "raw TCP, write per frame",
             System::Tarpc => "tarpc 0.38 (bincode)",
@@ -180,6 +184,7 @@ where
     Ok(match system {
         System::Zerowire => run(zw::start().await?, f, system).await?,
         System::Zerowire256 => run(zw::start_max_calls(256).await?, f, system).await?,
+        System::ZerowireFn => run(zw::start_plain_fn().await?, f, system).await?,
         System::RawIdle => run(raw::start(raw::Flush::Idle).await?, f, system).await?,
         System::RawPerFrame => run(raw::start(raw::Flush::PerFrame).await?, f, system).await?,
         System::Tarpc => run(tarpc_calc::start().await?, f, system).await?,

@@ -1,7 +1,9 @@
 //! zerowire: `#[zerowire::service]` over the `zerowire-tcp` tokio transport.
 //!
-//! The service is the issue's: `async fn add3`. The transport runs every
-//! peer call in a task of its own (as tarpc's and tonic's servers do).
+//! The service is the issue's: `async fn add3`, whose calls the transport
+//! runs each in a task of its own (as tarpc's and tonic's servers do); a
+//! second row serves a plain `fn add3`, which the transport runs on the
+//! connection's own task.
 //!
 //! Both ends use `Config::default()` (as tarpc and tonic use their
 //! defaults). Its `max_calls` is 32: of 256 calls in flight, 32 are on the
@@ -25,9 +27,43 @@ pub trait ZwCalc {
     async fn add3(&self, a: u32, b: u32, c: u32) -> u32;
 }
 
+/// The same method with a plain `fn` handler, which the transport runs on
+/// the connection's own task (no spawn).
+#[zerowire::service]
+pub trait ZwCalcFn {
+    /// Adds three numbers.
+    fn add3(&self, a: u32, b: u32, c: u32) -> u32;
+}
+
 /// The handler.
 #[derive(Default)]
 pub struct Calculator;
+
+impl ZwCalcFn for Calculator {
+    fn add3(&self, a: u32, b: u32, c: u32) -> u32 {
+        a.wrapping_add(b).wrapping_add(c)
+    }
+}
+
+/// A client of the plain-`fn` service.
+#[derive(Clone)]
+pub struct ZwFnClient(pub ZwCalcFnClient<Peer>);
+
+impl Add3 for ZwFnClient {
+    async fn add3(&mut self, a: u32, b: u32, c: u32) -> Result<u32, String> {
+        self.0.add3(a, b, c).await.map_err(|e| format!("{e:?}"))
+    }
+}
+
+/// zerowire with the plain `fn` handler, default configuration.
+pub async fn start_plain_fn() -> Result<Running<ZwFnClient>, String> {
+    let (client, server) = pair(ZwCalcFnService::new(Calculator), Config::default()).await?;
+    Ok(Running {
+        client: ZwFnClient(ZwCalcFnClient::new(client.clone())),
+        meter: Box::new(ZwStats { client, server }),
+        tasks: Vec::new(),
+    })
+}
 
 impl ZwCalc for Calculator {
     async fn add3(&self, a: u32, b: u32, c: u32) -> u32 {
