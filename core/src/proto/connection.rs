@@ -513,9 +513,19 @@ where
         #[cfg(debug_assertions)]
         {
             let slots = self.tables.out_calls_ref();
-            let timed = slots.iter().filter(|s| is_timed(s.state, s.deadline)).count();
-            let expired = slots.iter().filter(|s| s.state == OutState::Expired).count();
-            debug_assert_eq!((self.timed, self.expired), (timed, expired), "slot counters");
+            let timed = slots
+                .iter()
+                .filter(|s| is_timed(s.state, s.deadline))
+                .count();
+            let expired = slots
+                .iter()
+                .filter(|s| s.state == OutState::Expired)
+                .count();
+            debug_assert_eq!(
+                (self.timed, self.expired),
+                (timed, expired),
+                "slot counters"
+            );
         }
         if self.timed > 0 {
             for slot in self.tables.out_calls_ref() {
