@@ -93,11 +93,11 @@
 //!
 //! The same driver runs on two runtimes, each behind a feature:
 //!
-//! - `tokio` (default): [`tokio::connect`], [`tokio::Listener`]; tokio
+//! - `tokio` (default): `tokio::connect`, `tokio::Listener`; tokio
 //!   sockets, timers and tasks of the runtime they are called in.
-//! - `smol`: [`smol::connect`], [`smol::Listener`]; async-io sockets and
+//! - `smol`: `smol::connect`, `smol::Listener`; async-io sockets and
 //!   timers, tasks on smol's global executor (`smol::spawn`) or on an
-//!   `Executor` you pass ([`smol::connect_on`], [`smol::Listener::bind_on`]).
+//!   `Executor` you pass (`smol::connect_on`, `smol::Listener::bind_on`).
 //!
 //! Pick the runtime by the module: with both features on, both modules are
 //! there, and the crate root's [`connect`] and [`Listener`] are tokio's
