@@ -372,3 +372,69 @@ pub fn check_frames(data: &[u8]) {
     let three = read_chunked(max_frame, storage, stream, stream);
     assert_eq!(one, three, "FrameReader disagrees");
 }
+
+/// The protocol state machine, as an acceptor serving two methods, fed the
+/// input in chunks it chooses (first byte of each step: chunk length, and
+/// whether time passes), answering every call. Nothing may panic; tables
+/// and buffers stay within bounds; `Closed` is reported at most once.
+pub fn check_connection(data: &[u8]) {
+    use zerowire::proto::{
+        ArrayTables, Config, Connection, ErrorCode, Event, Instant, MethodDesc, Role,
+    };
+
+    static SERVED: [MethodDesc; 2] = [
+        MethodDesc::new("Calc", "add3", 1),
+        MethodDesc::new("Calc", "div", 2),
+    ];
+    let config = Config {
+        max_calls: 4,
+        max_frame: 256,
+        send_high_water: 512,
+        ..Config::default()
+    };
+    let mut now = Instant::from_micros(0);
+    let mut conn: Connection<'_, [u8; 512], [u8; 1024], ArrayTables<4, 4>> = Connection::new(
+        config,
+        Role::Acceptor,
+        &SERVED,
+        [0; 512],
+        [0; 1024],
+        ArrayTables::new(),
+        now,
+    );
+    let mut rest = data;
+    let mut closed = 0;
+    while let Some((&step, tail)) = rest.split_first() {
+        let take = usize::from(step & 0x3f).min(tail.len());
+        let n = conn.handle_input(now, &tail[..take]);
+        rest = &tail[n.max(take.min(1))..];
+        let mut answers = Vec::new();
+        while let Some(event) = conn.poll_event() {
+            match event {
+                Event::Call { call, body, .. } => {
+                    answers.push((call, <(u32, u32, u32)>::decode(body).ok()));
+                }
+                Event::Closed(_) => closed += 1,
+                _ => {}
+            }
+        }
+        for (call, args) in answers {
+            let _ = match args {
+                Some((a, b, c)) => conn.reply(call, &a.wrapping_add(b).wrapping_add(c)),
+                None => conn.reply_error(call, ErrorCode::BadRequest, "bad arguments"),
+            };
+        }
+        assert!(conn.serving() <= 4);
+        assert!(conn.pending_send() <= 1024);
+        let out = conn.poll_transmit().len();
+        conn.advance_transmit(out);
+        if step & 0x40 != 0 {
+            now = now.saturating_add(std::time::Duration::from_secs(
+                u64::from(step >> 7) * 20 + 1,
+            ));
+            conn.handle_timeout(now);
+        }
+    }
+    while conn.poll_event().is_some() {}
+    assert!(closed <= 1, "Closed reported {closed} times");
+}
