@@ -48,6 +48,9 @@ pub(super) fn too_large<R>(len: usize, max: usize) -> Answer<R> {
 /// Runs a peer call in a task of its own (plain `fn` handlers too, so a
 /// slow handler never stops the connection); its answer comes back as a
 /// [`Done`].
+/// Starts an async handler: polls it once in place and returns its answer
+/// if it finished; otherwise moves it to a task of its own, which sends the
+/// answer to the driver when it is done.
 pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
     rt: &R,
     service: &Arc<S>,
@@ -56,15 +59,21 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
     call: IncomingCall,
     method: u16,
     body: &[u8],
-) -> R::Task {
-    rt.spawn(handle_call(
-        service.clone(),
-        cx.clone(),
-        call,
-        method,
-        body.to_vec(),
-        done.clone(),
-    ))
+) -> Result<Answer<S::Reply>, R::Task> {
+    let mut handler = Box::pin(run_call(service.clone(), cx.clone(), method, body.to_vec()));
+    // A waker that does nothing is enough for the first poll: if the
+    // handler waits, the task it moves to polls it again with its own.
+    let mut first = std::task::Context::from_waker(std::task::Waker::noop());
+    match handler.as_mut().poll(&mut first) {
+        Poll::Ready(answer) => Ok(answer),
+        Poll::Pending => {
+            let done = done.clone();
+            Err(rt.spawn(async move {
+                let answer = handler.await;
+                let _ = done.send(Done { call, answer });
+            }))
+        }
+    }
 }
 
 /// Runs method `method` in place if its handler is a plain `fn`; `None`
@@ -82,19 +91,16 @@ pub(super) fn run_sync<S: Service<Context>>(
     }
 }
 
-async fn handle_call<S: Service<Context>>(
+async fn run_call<S: Service<Context>>(
     service: Arc<S>,
     cx: Arc<Context>,
-    call: IncomingCall,
     method: u16,
     body: Vec<u8>,
-    done: mpsc::UnboundedSender<Done<S::Reply>>,
-) {
-    let answer = match guarded(|| service.call(&cx, method, &body), None).await {
+) -> Answer<S::Reply> {
+    match guarded(|| service.call(&cx, method, &body), None).await {
         Ok(result) => Answer::from_result(result),
         Err(message) => Answer::Error(ErrorCode::Panicked, message),
-    };
-    let _ = done.send(Done { call, answer });
+    }
 }
 
 /// Runs a notification's handler once the previous one has started, so

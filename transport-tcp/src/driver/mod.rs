@@ -357,18 +357,23 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         // holds up this connection (only) until it returns.
                         Some(cx) => match handlers::run_sync(&*self.service, cx, method, body) {
                             Some(answer) => self.replies.push_back(Done { call, answer }),
-                            None => {
-                                let task = serve_call(
-                                    &self.rt,
-                                    &self.service,
-                                    cx,
-                                    &self.done_tx,
-                                    call,
-                                    method,
-                                    body,
-                                );
-                                self.handlers.insert(call, task);
-                            }
+                            // An async handler: polled once right here
+                            // (most finish at once: no spawn, no channel
+                            // hop); one that waits moves to a task.
+                            None => match serve_call(
+                                &self.rt,
+                                &self.service,
+                                cx,
+                                &self.done_tx,
+                                call,
+                                method,
+                                body,
+                            ) {
+                                Ok(answer) => self.replies.push_back(Done { call, answer }),
+                                Err(task) => {
+                                    self.handlers.insert(call, task);
+                                }
+                            },
                         },
                         // The peer's HELLO always comes first.
                         None => {
