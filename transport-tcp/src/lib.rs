@@ -52,8 +52,10 @@
 //! timer or Nagle-style delay, and under load many calls share a system
 //! call ([`Peer::stats`] counts them).
 //!
-//! An `async fn` handler runs in a task of its own, aborted when the caller
-//! cancels, so a slow one never stops the connection. A plain `fn` handler
+//! An `async fn` handler is polled once on the connection's task; if it
+//! finishes there (most do) its answer goes out without a spawn, otherwise
+//! it moves to a task of its own, aborted when the caller cancels, so a
+//! slow one never stops the connection. A plain `fn` handler
 //! runs right on the connection's task, with no spawn or channel hop (the
 //! lowest latency): it holds up **its own connection** until it returns —
 //! other connections are unaffected — so keep plain `fn` handlers short and
