@@ -7,50 +7,80 @@ use super::{LocalService, Refusal, Service};
 use crate::proto::MethodDesc;
 use crate::wire::{Encode, EncodeError};
 
-/// A pure client serves nothing: every call to it is `UnknownMethod`.
-impl<Cx: ?Sized> Service<Cx> for () {
-    type Reply = ();
+/// Implements `$trait` (with `$($send)*` added to the futures' bounds) for
+/// `()` and for pairs of services: `Service` and `LocalService` differ only
+/// in `Send`.
+macro_rules! compose {
+    ($trait:ident, [$($send:tt)*], [$($cx_bound:tt)*]) => {
+        /// A pure client serves nothing: every call to it is `UnknownMethod`.
+        impl<Cx: ?Sized> $trait<Cx> for () {
+            type Reply = ();
 
-    fn method_count(&self) -> usize {
-        0
-    }
-    fn method(&self, _: usize) -> Option<&'static MethodDesc> {
-        None
-    }
-    fn call<'a>(
-        &'a self,
-        _: &'a Cx,
-        _: u16,
-        _: &'a [u8],
-    ) -> impl Future<Output = Result<(), Refusal>> + Send + 'a {
-        core::future::ready(Err(Refusal::UnknownMethod))
-    }
-    fn call_sync(&self, _: &Cx, _: u16, _: &[u8]) -> Result<(), Refusal> {
-        Err(Refusal::UnknownMethod)
-    }
+            fn method_count(&self) -> usize {
+                0
+            }
+            fn method(&self, _: usize) -> Option<&'static MethodDesc> {
+                None
+            }
+            fn call<'a>(
+                &'a self,
+                _: &'a Cx,
+                _: u16,
+                _: &'a [u8],
+            ) -> impl Future<Output = Result<(), Refusal>> $($send)* + 'a {
+                core::future::ready(Err(Refusal::UnknownMethod))
+            }
+            fn call_sync(&self, _: &Cx, _: u16, _: &[u8]) -> Result<(), Refusal> {
+                Err(Refusal::UnknownMethod)
+            }
+        }
+
+        /// Two services on one connection: `A`'s methods first, then `B`'s.
+        /// Nest pairs (`(A, (B, C))`) for more.
+        impl<Cx, A, B> $trait<Cx> for (A, B)
+        where
+            Cx: ?Sized $($cx_bound)*,
+            A: $trait<Cx>,
+            B: $trait<Cx>,
+        {
+            type Reply = Either<A::Reply, B::Reply>;
+
+            fn method_count(&self) -> usize {
+                self.0.method_count().saturating_add(self.1.method_count())
+            }
+            fn method(&self, index: usize) -> Option<&'static MethodDesc> {
+                match index.checked_sub(self.0.method_count()) {
+                    None => self.0.method(index),
+                    Some(i) => self.1.method(i),
+                }
+            }
+            fn call<'a>(
+                &'a self,
+                cx: &'a Cx,
+                method: u16,
+                body: &'a [u8],
+            ) -> impl Future<Output = Result<Self::Reply, Refusal>> $($send)* + 'a {
+                let first = u16::try_from(self.0.method_count()).unwrap_or(u16::MAX);
+                async move {
+                    match method.checked_sub(first) {
+                        None => self.0.call(cx, method, body).await.map(Either::First),
+                        Some(m) => self.1.call(cx, m, body).await.map(Either::Second),
+                    }
+                }
+            }
+            fn call_sync(&self, cx: &Cx, method: u16, body: &[u8]) -> Result<Self::Reply, Refusal> {
+                let first = u16::try_from(self.0.method_count()).unwrap_or(u16::MAX);
+                match method.checked_sub(first) {
+                    None => self.0.call_sync(cx, method, body).map(Either::First),
+                    Some(m) => self.1.call_sync(cx, m, body).map(Either::Second),
+                }
+            }
+        }
+    };
 }
 
-impl<Cx: ?Sized> LocalService<Cx> for () {
-    type Reply = ();
-
-    fn method_count(&self) -> usize {
-        0
-    }
-    fn method(&self, _: usize) -> Option<&'static MethodDesc> {
-        None
-    }
-    fn call<'a>(
-        &'a self,
-        _: &'a Cx,
-        _: u16,
-        _: &'a [u8],
-    ) -> impl Future<Output = Result<(), Refusal>> + 'a {
-        core::future::ready(Err(Refusal::UnknownMethod))
-    }
-    fn call_sync(&self, _: &Cx, _: u16, _: &[u8]) -> Result<(), Refusal> {
-        Err(Refusal::UnknownMethod)
-    }
-}
+compose!(Service, [+ Send], [+ Sync]);
+compose!(LocalService, [], []);
 
 /// The reply of one of two services.
 #[derive(Debug)]
@@ -72,91 +102,6 @@ impl<A: Encode, B: Encode> Encode for Either<A, B> {
         match self {
             Self::First(a) => a.encode(buf),
             Self::Second(b) => b.encode(buf),
-        }
-    }
-}
-
-/// Two services on one connection: `A`'s methods first, then `B`'s.
-/// Nest tuples (`(A, (B, C))`) for more.
-impl<Cx, A, B> Service<Cx> for (A, B)
-where
-    Cx: ?Sized + Sync,
-    A: Service<Cx>,
-    B: Service<Cx>,
-{
-    type Reply = Either<A::Reply, B::Reply>;
-
-    fn method_count(&self) -> usize {
-        self.0.method_count().saturating_add(self.1.method_count())
-    }
-    fn method(&self, index: usize) -> Option<&'static MethodDesc> {
-        let first = self.0.method_count();
-        match index.checked_sub(first) {
-            None => self.0.method(index),
-            Some(i) => self.1.method(i),
-        }
-    }
-    fn call<'a>(
-        &'a self,
-        cx: &'a Cx,
-        method: u16,
-        body: &'a [u8],
-    ) -> impl Future<Output = Result<Self::Reply, Refusal>> + Send + 'a {
-        let first = u16::try_from(self.0.method_count()).unwrap_or(u16::MAX);
-        async move {
-            match method.checked_sub(first) {
-                None => self.0.call(cx, method, body).await.map(Either::First),
-                Some(m) => self.1.call(cx, m, body).await.map(Either::Second),
-            }
-        }
-    }
-    fn call_sync(&self, cx: &Cx, method: u16, body: &[u8]) -> Result<Self::Reply, Refusal> {
-        let first = u16::try_from(self.0.method_count()).unwrap_or(u16::MAX);
-        match method.checked_sub(first) {
-            None => self.0.call_sync(cx, method, body).map(Either::First),
-            Some(m) => self.1.call_sync(cx, m, body).map(Either::Second),
-        }
-    }
-}
-
-/// Two local services on one connection.
-impl<Cx, A, B> LocalService<Cx> for (A, B)
-where
-    Cx: ?Sized,
-    A: LocalService<Cx>,
-    B: LocalService<Cx>,
-{
-    type Reply = Either<A::Reply, B::Reply>;
-
-    fn method_count(&self) -> usize {
-        self.0.method_count().saturating_add(self.1.method_count())
-    }
-    fn method(&self, index: usize) -> Option<&'static MethodDesc> {
-        let first = self.0.method_count();
-        match index.checked_sub(first) {
-            None => self.0.method(index),
-            Some(i) => self.1.method(i),
-        }
-    }
-    fn call<'a>(
-        &'a self,
-        cx: &'a Cx,
-        method: u16,
-        body: &'a [u8],
-    ) -> impl Future<Output = Result<Self::Reply, Refusal>> + 'a {
-        let first = u16::try_from(self.0.method_count()).unwrap_or(u16::MAX);
-        async move {
-            match method.checked_sub(first) {
-                None => self.0.call(cx, method, body).await.map(Either::First),
-                Some(m) => self.1.call(cx, m, body).await.map(Either::Second),
-            }
-        }
-    }
-    fn call_sync(&self, cx: &Cx, method: u16, body: &[u8]) -> Result<Self::Reply, Refusal> {
-        let first = u16::try_from(self.0.method_count()).unwrap_or(u16::MAX);
-        match method.checked_sub(first) {
-            None => self.0.call_sync(cx, method, body).map(Either::First),
-            Some(m) => self.1.call_sync(cx, m, body).map(Either::Second),
         }
     }
 }

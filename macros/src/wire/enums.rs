@@ -10,7 +10,8 @@ use quote::{format_ident, quote};
 use syn::{DataEnum, DeriveInput, Fields};
 
 use super::generics::{
-    from_view_generics, marker, needs_marker, view_generics, wire_generics, with_view_debug_bounds,
+    copy_impls, from_view_generics, marker, needs_marker, view_generics, wire_generics,
+    with_view_debug_bounds,
 };
 use super::structs::fields_fingerprint;
 use super::{fields_of, from_view, wire, wire_gat, Field};
@@ -325,6 +326,8 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
     let debug_g = with_view_debug_bounds(&vg, &all_tys);
     let debug_where = &debug_g.where_clause;
 
+    let copy_impls = copy_impls(&tail_name, &vg);
+
     quote! {
         #[doc = #view_doc]
         #vis enum #view_name #v_impl_g #v_where {
@@ -339,16 +342,7 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
             #marker_variant
         }
 
-        #[automatically_derived]
-        impl #v_impl_g ::zerowire::__private::core::clone::Clone for #tail_name #v_ty_g #v_where {
-            #[inline]
-            fn clone(&self) -> Self {
-                *self
-            }
-        }
-
-        #[automatically_derived]
-        impl #v_impl_g ::zerowire::__private::core::marker::Copy for #tail_name #v_ty_g #v_where {}
+        #copy_impls
 
         #[automatically_derived]
         impl #v_impl_g ::zerowire::__private::core::fmt::Debug for #view_name #v_ty_g

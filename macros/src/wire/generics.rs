@@ -67,3 +67,22 @@ pub(crate) fn with_view_debug_bounds(generics: &Generics, tys: &[&syn::Type]) ->
     }
     g
 }
+
+/// `Clone` and `Copy` for a generated view or tail type, whose fields are
+/// all `Copy` whatever the user's parameters are (so `derive`'s `T: Copy`
+/// bounds would be wrong).
+pub(crate) fn copy_impls(name: &syn::Ident, generics: &Generics) -> TokenStream {
+    let (impl_g, ty_g, where_c) = generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_g ::zerowire::__private::core::clone::Clone for #name #ty_g #where_c {
+            #[inline]
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_g ::zerowire::__private::core::marker::Copy for #name #ty_g #where_c {}
+    }
+}

@@ -6,7 +6,7 @@ use quote::{format_ident, quote};
 use syn::{DeriveInput, Fields};
 
 use super::generics::{
-    from_view_generics, marker, view_generics, wire_generics, with_view_debug_bounds,
+    copy_impls, from_view_generics, marker, view_generics, wire_generics, with_view_debug_bounds,
 };
 use super::{fields_of, from_view, wire, wire_gat, Field};
 
@@ -134,6 +134,8 @@ pub(crate) fn expand(input: &DeriveInput, fields: &Fields) -> TokenStream {
     let debug_g = with_view_debug_bounds(&vg, &tys);
     let debug_where = &debug_g.where_clause;
 
+    let copy_impls = copy_impls(&view_name, &vg);
+
     quote! {
         #[doc = #fixed_doc]
         #[derive(
@@ -156,16 +158,7 @@ pub(crate) fn expand(input: &DeriveInput, fields: &Fields) -> TokenStream {
             _marker: #marker_ty,
         }
 
-        #[automatically_derived]
-        impl #v_impl_g ::zerowire::__private::core::clone::Clone for #view_name #v_ty_g #v_where {
-            #[inline]
-            fn clone(&self) -> Self {
-                *self
-            }
-        }
-
-        #[automatically_derived]
-        impl #v_impl_g ::zerowire::__private::core::marker::Copy for #view_name #v_ty_g #v_where {}
+        #copy_impls
 
         #[automatically_derived]
         impl #v_impl_g #view_name #v_ty_g #v_where {
