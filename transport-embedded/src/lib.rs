@@ -1,8 +1,60 @@
-//! The microcontroller transport for zerowire: smoltcp and `embedded-io`
-//! drivers, `no_std`, no heap.
+//! The microcontroller transport for zerowire: `no_std`, no heap, no
+//! executor.
 //!
-//! Not implemented yet: this crate has no public items. The driver arrives
-//! with the MCU work (issue 5); until then, `zerowire::frame::FrameReader`
-//! over a static buffer is the building block for a hand-written loop.
+//! [`Endpoint`] drives the same sans-IO protocol state machine as the
+//! desktop transport ([`zerowire::proto::Connection`]) over any
+//! [`ByteSocket`], a small non-blocking byte-stream interface. From the
+//! application's poll loop, [`Endpoint::poll`]:
+//!
+//! - serves a `#[zerowire::service]` trait: the generated dispatcher's
+//!   [`LocalService::call_sync`](zerowire::rpc::LocalService::call_sync)
+//!   runs plain `fn` handlers right there;
+//! - completes this side's calls of the peer's services, started with
+//!   [`Endpoint::call`] (a [`Pending`] token) and taken, typed, with
+//!   [`Endpoint::take`] once ready; [`Endpoint::notify`] sends one-way
+//!   notifications.
+//!
+//! All storage is the endpoint's own, sized by const generics, so an
+//! endpoint can live in a `static`. Adapters, each behind a feature:
+//!
+//! - `smoltcp`: [`ByteSocket`] for smoltcp 0.14's `tcp::Socket`, and
+//!   [`smoltcp::ListenPool`], several sockets listening on one port so a
+//!   peer can reconnect at once (smoltcp has no accept backlog);
+//! - `embedded-io`: [`io::IoStream`], any `embedded-io` 0.7
+//!   `Read + Write + ReadReady + WriteReady` stream (a UART, USB CDC);
+//!
+//! `docs/embedded.md` in the repository explains the design.
 #![no_std]
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used
+)]
+
+mod client;
+mod dispatch;
+mod endpoint;
+mod socket;
+
+#[cfg(feature = "embedded-io")]
+pub mod io;
+#[cfg(feature = "smoltcp")]
+pub mod smoltcp;
+
+pub use client::Pending;
+pub use endpoint::{Endpoint, SessionEvent};
+pub use socket::{ByteSocket, Eof, SocketState};
+
+use zerowire::rpc::CallError;
+
+/// A `Result<T, E>` method's result as the generated clients return it:
+/// the handler's `Err(e)` becomes `Err(CallError::Remote(e))`.
+pub fn flatten<T, E>(result: Result<Result<T, E>, CallError>) -> Result<T, CallError<E>> {
+    match result {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(CallError::Remote(e)),
+        Err(e) => Err(e.widen()),
+    }
+}

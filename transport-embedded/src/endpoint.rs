@@ -1,0 +1,502 @@
+//! [`Endpoint`]: one side of a zerowire connection over a [`ByteSocket`],
+//! driven from a poll loop.
+
+use core::time::Duration;
+
+use zerowire::proto::{
+    ArrayTables, CloseReason, Config, Connection, ErrorCode, Event, Instant, MethodDesc, Role,
+    StartError, StaticConnection,
+};
+use zerowire::rpc::{CallError, ErrorText, LocalService};
+use zerowire::{Encode, FromView};
+
+use crate::client::{Pending, Results, SlotState};
+use crate::dispatch::{run_handler, Answer};
+use crate::socket::{ByteSocket, Eof, SocketState};
+
+/// What changed during one [`Endpoint::poll`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// The peer's HELLO arrived: calls can go both ways.
+    Connected,
+    /// The session ended; every call still waiting failed with
+    /// `Disconnected`. The endpoint waits for the socket's next connection.
+    Closed(CloseReason),
+}
+
+/// Read, handle and write rounds per [`Endpoint::poll`]: enough to drain a
+/// socket's receive buffer through a smaller connection buffer, bounded so
+/// that one busy peer cannot keep the poll loop from the network stack.
+const ROUNDS: usize = 8;
+
+/// One end of a zerowire connection on a microcontroller: the protocol state
+/// machine ([`Connection`]) in caller-owned, fixed storage, a dispatcher for
+/// plain-`fn` handlers, and a non-blocking client, all driven by
+/// [`poll`](Self::poll) from the application's loop. No heap, no executor.
+///
+/// Capacities are const generics: `RX`/`TX` bytes of receive and send buffer
+/// (the largest frame is at most `RX`), `CALLS` calls in flight each way,
+/// `METHODS` methods declared each way, and `REPLY` bytes of storage for each
+/// of this side's calls' replies. Put the endpoint in a `static` (or a
+/// `static_cell`) when it is large; its size is about
+/// `RX + TX + CALLS * (REPLY + 150)` bytes.
+///
+/// # Sessions
+///
+/// An endpoint serves one connection (a *session*) at a time. When the socket
+/// it is polled with becomes [`Open`](SocketState::Open), a new
+/// [`Connection`] starts (HELLO, schema declarations); when the connection
+/// ends (the peer closed, a reset, a protocol error, a timeout) every waiting
+/// call fails with [`CallError::Disconnected`], the socket is closed, and the
+/// endpoint waits for the next open socket. With smoltcp,
+/// [`ListenPool`](crate::smoltcp::ListenPool) hands it the next connection.
+///
+/// # Call order
+///
+/// ```ignore
+/// loop {
+///     let now = clock();
+///     iface.poll(now, &mut device, &mut sockets);          // the network stack
+///     let socket = pool.poll(&mut sockets);                 // or any ByteSocket
+///     endpoint.poll(to_zerowire(now), socket, &service);    // read, dispatch, write
+///     // start calls, take results, send notifications at any point:
+///     if let Some(p) = pending.take() { ... endpoint.take(p) ... }
+/// }
+/// ```
+///
+/// Calls and notifications started between polls are queued in the send
+/// buffer and written by the next [`poll`](Self::poll).
+#[derive(Debug)]
+pub struct Endpoint<
+    's,
+    const RX: usize,
+    const TX: usize,
+    const CALLS: usize,
+    const METHODS: usize,
+    const REPLY: usize,
+> {
+    config: Config,
+    role: Role,
+    served: &'s [MethodDesc],
+    conn: Option<StaticConnection<'s, RX, TX, CALLS, METHODS>>,
+    results: Results<CALLS, REPLY>,
+    sessions: u32,
+    last_close: Option<CloseReason>,
+}
+
+impl<
+        's,
+        const RX: usize,
+        const TX: usize,
+        const CALLS: usize,
+        const METHODS: usize,
+        const REPLY: usize,
+    > Endpoint<'s, RX, TX, CALLS, METHODS, REPLY>
+{
+    /// An endpoint that serves the methods `served` (empty to serve nothing;
+    /// for a generated service, `NameService::<S>::methods()`) and opens
+    /// each session in `role`: [`Role::Acceptor`] on a listening socket,
+    /// [`Role::Initiator`] on a socket this side connected.
+    ///
+    /// `config.max_calls` is capped by `CALLS` and `config.max_frame` by
+    /// `RX`; `config.send_high_water` should leave room in `TX` for one
+    /// reply.
+    pub fn new(config: Config, role: Role, served: &'s [MethodDesc]) -> Self {
+        Self {
+            config,
+            role,
+            served,
+            conn: None,
+            results: Results::new(),
+            sessions: 0,
+            last_close: None,
+        }
+    }
+
+    /// Whether a session's handshake has completed and it is not closing.
+    pub fn is_open(&self) -> bool {
+        self.conn.as_ref().is_some_and(Connection::is_open)
+    }
+
+    /// Whether a session is running (handshaking, open or closing).
+    pub fn in_session(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Sessions started so far.
+    pub fn sessions(&self) -> u32 {
+        self.sessions
+    }
+
+    /// Why the last session ended.
+    pub fn last_close(&self) -> Option<CloseReason> {
+        self.last_close
+    }
+
+    /// This side's calls waiting for their result.
+    pub fn calls_in_flight(&self) -> usize {
+        self.conn.as_ref().map_or(0, Connection::calls_in_flight)
+    }
+
+    /// The running session's connection, for what the endpoint does not wrap
+    /// (its configuration, buffered bytes); `None` between sessions.
+    pub fn connection(&self) -> Option<&StaticConnection<'s, RX, TX, CALLS, METHODS>> {
+        self.conn.as_ref()
+    }
+
+    /// When [`poll`](Self::poll) must run next even if no bytes arrive
+    /// (keepalive, deadlines, handshake timeout); `None`: only on input.
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.conn.as_ref().and_then(Connection::poll_timeout)
+    }
+
+    /// Starts a graceful close of the running session (GOAWAY; calls in
+    /// flight finish first).
+    pub fn close(&mut self) {
+        if let Some(conn) = &mut self.conn {
+            conn.close();
+        }
+    }
+
+    /// Does all pending work: starts a session if `socket` has just
+    /// connected; reads what arrived; runs `service`'s handlers for the
+    /// peer's calls and notifications and queues their replies; stores the
+    /// results of this side's calls; fires timers; writes what is queued;
+    /// ends the session if the connection or the socket ended.
+    ///
+    /// Handlers run right here, so they must be plain `fn`s (or `async fn`s
+    /// that finish without waiting); keep them short, the network stack is
+    /// not polled while they run.
+    pub fn poll<S, Svc>(
+        &mut self,
+        now: Instant,
+        socket: &mut S,
+        service: &Svc,
+    ) -> Option<SessionEvent>
+    where
+        S: ByteSocket + ?Sized,
+        Svc: LocalService<()>,
+    {
+        if self.conn.is_none() {
+            if socket.state() != SocketState::Open {
+                return None;
+            }
+            self.start(now);
+        }
+        let conn = self.conn.as_mut()?;
+        let mut event = None;
+        let mut closed = None;
+        if socket.state() == SocketState::Idle {
+            // Reset or aborted under us.
+            conn.handle_eof();
+        }
+        if conn.poll_timeout().is_some_and(|t| t <= now) {
+            conn.handle_timeout(now);
+        }
+        for _ in 0..ROUNDS {
+            let read = read_socket(conn, now, socket);
+            handle_events(
+                conn,
+                &mut self.results,
+                socket,
+                service,
+                &mut event,
+                &mut closed,
+            );
+            let wrote = flush(conn, socket);
+            if (read == 0 && wrote == 0) || closed.is_some() {
+                break;
+            }
+        }
+        if let Some(reason) = closed {
+            self.end(reason, socket);
+            return Some(SessionEvent::Closed(reason));
+        }
+        event
+    }
+
+    fn start(&mut self, now: Instant) {
+        self.conn = Some(Connection::new(
+            self.config.clone(),
+            self.role,
+            self.served,
+            [0; RX],
+            [0; TX],
+            ArrayTables::new(),
+            now,
+        ));
+        self.sessions = self.sessions.wrapping_add(1);
+    }
+
+    fn end<S: ByteSocket + ?Sized>(&mut self, reason: CloseReason, socket: &mut S) {
+        self.results.disconnect_all(reason);
+        self.conn = None;
+        self.last_close = Some(reason);
+        socket.close();
+    }
+
+    /// Starts a call of the peer's `method` with `args`; its result is
+    /// taken with [`take`](Self::take) once [`is_ready`](Self::is_ready).
+    ///
+    /// `A` must be the method's argument tuple (`(a, b)` for
+    /// `fn m(&self, a: u32, b: u32)`, `()` for none) and `R` its return type
+    /// (`Result<T, E>` included); they are not checked against `method`'s
+    /// schema here. `timeout` fails the call with `DeadlineExceeded` and
+    /// cancels it at the callee.
+    ///
+    /// # Errors
+    /// `Disconnected` between sessions or once closing, `Overloaded` when
+    /// all `CALLS` slots are taken (results not yet taken count) or the send
+    /// buffer is above its high-water mark (poll, then retry), `TooLarge`
+    /// when the arguments exceed the peer's frame limit.
+    pub fn call<A, R>(
+        &mut self,
+        now: Instant,
+        method: &'static MethodDesc,
+        args: &A,
+        timeout: Option<Duration>,
+    ) -> Result<Pending<R>, CallError>
+    where
+        A: Encode + ?Sized,
+    {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(CallError::Disconnected(
+                self.last_close.unwrap_or(CloseReason::TransportClosed),
+            ));
+        };
+        let index = self.results.free().ok_or(CallError::Overloaded)?;
+        let deadline = timeout.map(|t| now.saturating_add(t));
+        let id = conn
+            .call(now, method, args, deadline)
+            .map_err(|e| start_error(conn, e))?;
+        let slot = self
+            .results
+            .slots
+            .get_mut(index)
+            .ok_or(CallError::Overloaded)?;
+        slot.state = SlotState::Waiting(id);
+        slot.method = Some(method);
+        let index = u16::try_from(index).unwrap_or(u16::MAX);
+        Ok(Pending::new(index, slot.generation))
+    }
+
+    /// Sends a one-way notification of the peer's `method` (no reply;
+    /// notifications arrive in the order they were sent). `A` is the
+    /// method's argument tuple, as for [`call`](Self::call).
+    ///
+    /// # Errors
+    /// As [`call`](Self::call).
+    pub fn notify<A: Encode + ?Sized>(
+        &mut self,
+        method: &'static MethodDesc,
+        args: &A,
+    ) -> Result<(), CallError> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(CallError::Disconnected(
+                self.last_close.unwrap_or(CloseReason::TransportClosed),
+            ));
+        };
+        conn.notify(method, args).map_err(|e| start_error(conn, e))
+    }
+
+    /// Whether the call's result (or failure) has arrived.
+    pub fn is_ready<R>(&self, call: &Pending<R>) -> bool {
+        self.results
+            .get(call)
+            .is_some_and(|s| matches!(s.state, SlotState::Ready(_) | SlotState::Failed(_)))
+    }
+
+    /// The call's result if it has arrived (and the slot is free again);
+    /// otherwise the token back.
+    ///
+    /// For a method returning `Result<T, E>`, a handler's `Err(e)` is
+    /// `Ok(Err(e))`; [`flatten`](crate::flatten) turns it into
+    /// `Err(CallError::Remote(e))` as the generated clients do.
+    ///
+    /// # Errors
+    /// The token, when the result has not arrived yet.
+    pub fn take<R>(&mut self, call: Pending<R>) -> Result<Result<R, CallError>, Pending<R>>
+    where
+        R: for<'de> FromView<'de>,
+    {
+        let Some(slot) = self.results.get_mut(&call) else {
+            // A token of another endpoint: never ready.
+            return Err(call);
+        };
+        let result = match slot.state {
+            SlotState::Ready(len) => {
+                let body = slot.bytes.get(..len).unwrap_or_default();
+                R::decode(body).map_err(CallError::BadResponse)
+            }
+            SlotState::Failed(e) => Err(e),
+            SlotState::Waiting(_) | SlotState::Free => return Err(call),
+        };
+        slot.release();
+        Ok(result)
+    }
+
+    /// Gives up on a call at `now`: the callee is told (CANCEL) and the
+    /// result slot is free again.
+    pub fn cancel<R>(&mut self, now: Instant, call: Pending<R>) {
+        if let Some(slot) = self.results.get_mut(&call) {
+            if let (SlotState::Waiting(id), Some(conn)) = (slot.state, self.conn.as_mut()) {
+                conn.cancel(now, id);
+            }
+            slot.release();
+        }
+    }
+
+    /// Frees a call's result slot without cancelling the call (its result is
+    /// dropped when it arrives).
+    pub fn forget<R>(&mut self, call: Pending<R>) {
+        if let Some(slot) = self.results.get_mut(&call) {
+            slot.release();
+        }
+    }
+}
+
+/// The [`CallError`] for a call that could not start.
+fn start_error<const RX: usize, const TX: usize, const CALLS: usize, const METHODS: usize>(
+    conn: &StaticConnection<'_, RX, TX, CALLS, METHODS>,
+    e: StartError,
+) -> CallError {
+    match e {
+        StartError::TooLarge { len, max } => CallError::TooLarge { len, max },
+        StartError::Closed => {
+            CallError::Disconnected(conn.close_reason().unwrap_or(CloseReason::Graceful))
+        }
+        StartError::TooManyMethods => {
+            CallError::Internal(ErrorText::new("more methods called than METHODS"))
+        }
+        // Busy, Backpressure: poll (which writes and frees ids) and retry.
+        _ => CallError::Overloaded,
+    }
+}
+
+/// Reads what the socket has into the connection; returns the bytes read.
+fn read_socket<S, const RX: usize, const TX: usize, const CALLS: usize, const METHODS: usize>(
+    conn: &mut StaticConnection<'_, RX, TX, CALLS, METHODS>,
+    now: Instant,
+    socket: &mut S,
+) -> usize
+where
+    S: ByteSocket + ?Sized,
+{
+    if !conn.wants_read() {
+        return 0;
+    }
+    let buf = conn.recv_buffer();
+    if buf.is_empty() {
+        return 0;
+    }
+    match socket.recv(buf) {
+        Ok(n) => {
+            conn.handle_received(now, n);
+            n
+        }
+        Err(Eof) => {
+            conn.handle_eof();
+            0
+        }
+    }
+}
+
+/// Writes what the connection has queued; returns the bytes written.
+fn flush<S, const RX: usize, const TX: usize, const CALLS: usize, const METHODS: usize>(
+    conn: &mut StaticConnection<'_, RX, TX, CALLS, METHODS>,
+    socket: &mut S,
+) -> usize
+where
+    S: ByteSocket + ?Sized,
+{
+    let out = conn.poll_transmit();
+    if out.is_empty() {
+        return 0;
+    }
+    match socket.send(out) {
+        Ok(n) => {
+            conn.advance_transmit(n);
+            n
+        }
+        Err(Eof) => {
+            conn.handle_eof();
+            0
+        }
+    }
+}
+
+/// Handles every event the connection has.
+fn handle_events<
+    S,
+    Svc,
+    const RX: usize,
+    const TX: usize,
+    const CALLS: usize,
+    const METHODS: usize,
+    const REPLY: usize,
+>(
+    conn: &mut StaticConnection<'_, RX, TX, CALLS, METHODS>,
+    results: &mut Results<CALLS, REPLY>,
+    socket: &mut S,
+    service: &Svc,
+    event: &mut Option<SessionEvent>,
+    closed: &mut Option<CloseReason>,
+) where
+    S: ByteSocket + ?Sized,
+    Svc: LocalService<()>,
+{
+    while let Some(ev) = conn.poll_event() {
+        match ev {
+            Event::Call { call, method, body } => {
+                let answer = run_handler(service, method, body);
+                let mut sent = answer.send(conn, call);
+                if sent.is_err() {
+                    // The send buffer is full: write, then try once more.
+                    flush(conn, socket);
+                    sent = answer.send(conn, call);
+                }
+                if sent.is_err() {
+                    let _ = conn.reply_error(
+                        call,
+                        ErrorCode::Internal,
+                        "reply does not fit the send buffer",
+                    );
+                }
+            }
+            Event::Notification { method, body } => {
+                // A notification's result goes nowhere.
+                let _ = run_handler(service, method, body);
+            }
+            Event::Reply { call, body } => results.complete(call, body),
+            Event::Failed { call, failure } => results.fail(call, failure),
+            Event::Connected(_) => *event = Some(SessionEvent::Connected),
+            Event::Closed(reason) => *closed = Some(reason),
+            // Plain-fn handlers finished before a cancel could arrive.
+            _ => {}
+        }
+    }
+}
+
+impl<R: Encode> Answer<R> {
+    /// Queues the answer as `call`'s final frame.
+    fn send<const RX: usize, const TX: usize, const CALLS: usize, const METHODS: usize>(
+        &self,
+        conn: &mut StaticConnection<'_, RX, TX, CALLS, METHODS>,
+        call: zerowire::proto::IncomingCall,
+    ) -> Result<(), ()> {
+        let r = match self {
+            Self::Reply(reply) => conn.reply(call, reply),
+            Self::Error(code, message) => conn.reply_error(call, *code, message),
+        };
+        match r {
+            Err(zerowire::proto::ReplyError::Backpressure) => Err(()),
+            Err(zerowire::proto::ReplyError::TooLarge { .. }) => {
+                let _ = conn.reply_error(call, ErrorCode::Internal, "reply too large");
+                Ok(())
+            }
+            // Sent, or stale (cancelled): either way done.
+            _ => Ok(()),
+        }
+    }
+}
