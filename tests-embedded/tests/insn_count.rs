@@ -115,7 +115,8 @@ fn instruction_counts_in_qemu() {
     eprintln!("{report}");
     assert!(ran.success(), "the firmware failed:\n{report}");
     assert!(
-        ran.stdout.contains("insn-count: calibration 8.00 ") && ran.stdout.contains("insn-count: ok"),
+        ran.stdout.contains("insn-count: calibration 8.00 ")
+            && ran.stdout.contains("insn-count: ok"),
         "no calibration or verdict line:\n{report}"
     );
 

@@ -1,0 +1,240 @@
+//! The zerowire share of a lean Cortex-M4 firmware, checked against the
+//! budget of issue 5: at most 16 KiB of flash and 2 KiB of static RAM.
+//!
+//! Builds `firmware/footprint` (two images that differ only in what they do
+//! with one smoltcp TCP socket: `fp-echo`, a raw echo, and `fp-rpc`, a
+//! `StaticConnection` with `max_frame` 512 and 4 calls in flight serving a
+//! 3-method `#[zerowire::service]`), measures both with `llvm-size -A`, and
+//! checks:
+//! - both images have a non-empty `.vector_table` and `.text` (a wrong link
+//!   flag "links" an empty image);
+//! - neither contains `core::fmt` machinery (the lean profile);
+//! - `fp-rpc` minus `fp-echo` is within the budget.
+//!
+//! It prints the figures and the symbols that make up the difference
+//! (`cargo test -p zerowire-tests-embedded --test footprint -- --nocapture`).
+//!
+//! Needs the `thumbv7em-none-eabihf` target and the `llvm-tools` rustup
+//! component. Without them the test prints `SKIPPED: ...` and passes, except
+//! under `CI=true`, where it fails.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use zerowire_tests_embedded::{
+    inner_cargo, inner_target_dir, run_with_timeout, show, skip_or_fail, target_installed,
+    workspace_root, THUMBV7EM,
+};
+
+const TEST: &str = "footprint";
+const BUILD_LIMIT: Duration = Duration::from_secs(900);
+/// Flash budget of the zerowire share (vector table + text + rodata + data).
+const FLASH_BUDGET: u64 = 16 * 1024;
+/// Static RAM budget of the zerowire share (data + bss).
+const RAM_BUDGET: u64 = 2 * 1024;
+
+/// The LLVM binutils of the toolchain the inner builds use (the
+/// `llvm-tools` component), or `None`.
+fn llvm_tool(name: &str) -> Option<PathBuf> {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let host = Command::new("rustc").arg("-vV").output().ok()?;
+    let host = String::from_utf8_lossy(&host.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))?;
+    let path = Path::new(String::from_utf8_lossy(&sysroot.stdout).trim())
+        .join("lib/rustlib")
+        .join(host)
+        .join("bin")
+        .join(name);
+    path.is_file().then_some(path)
+}
+
+/// Section sizes from `llvm-size -A`.
+fn sections(llvm_size: &Path, elf: &Path) -> BTreeMap<String, u64> {
+    let out = Command::new(llvm_size)
+        .arg("-A")
+        .arg(elf)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", llvm_size.display()));
+    assert!(
+        out.status.success(),
+        "llvm-size failed on {}",
+        elf.display()
+    );
+    parse_sections(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_sections(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let name = w.next()?;
+            let size = w.next()?.parse().ok()?;
+            name.starts_with('.').then(|| (name.to_owned(), size))
+        })
+        .collect()
+}
+
+/// Image figures.
+#[derive(Debug, Clone, Copy)]
+struct Image {
+    vector_table: u64,
+    text: u64,
+    rodata: u64,
+    data: u64,
+    bss: u64,
+}
+
+impl Image {
+    fn from(s: &BTreeMap<String, u64>) -> Self {
+        let get = |n: &str| s.get(n).copied().unwrap_or(0);
+        Self {
+            vector_table: get(".vector_table"),
+            text: get(".text"),
+            rodata: get(".rodata"),
+            data: get(".data"),
+            bss: get(".bss") + get(".uninit"),
+        }
+    }
+    fn flash(&self) -> u64 {
+        self.vector_table + self.text + self.rodata + self.data
+    }
+    fn ram(&self) -> u64 {
+        self.data + self.bss
+    }
+}
+
+/// Symbol sizes from `llvm-nm -C -S`, by name without the hash suffix.
+fn symbols(llvm_nm: &Path, elf: &Path) -> BTreeMap<String, u64> {
+    let out = Command::new(llvm_nm)
+        .args(["-C", "-S", "--size-sort"])
+        .arg(elf)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", llvm_nm.display()));
+    assert!(out.status.success(), "llvm-nm failed on {}", elf.display());
+    let mut map = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut w = line.splitn(4, ' ');
+        let (Some(_addr), Some(size), Some(_kind), Some(name)) =
+            (w.next(), w.next(), w.next(), w.next())
+        else {
+            continue;
+        };
+        let Ok(size) = u64::from_str_radix(size, 16) else {
+            continue;
+        };
+        let name = match name.rsplit_once("::h") {
+            Some((base, hash)) if hash.len() == 16 => base,
+            _ => name,
+        };
+        *map.entry(name.to_owned()).or_insert(0) += size;
+    }
+    map
+}
+
+#[test]
+fn parse_sections_reads_llvm_size() {
+    let text = "fp-rpc  :\nsection              size        addr\n.vector_table        1024           0\n.text               32576        1024\nTotal               41579\n";
+    let s = parse_sections(text);
+    assert_eq!(s.get(".text"), Some(&32576));
+    assert_eq!(s.get(".vector_table"), Some(&1024));
+    assert_eq!(s.len(), 2);
+}
+
+#[test]
+fn zerowire_share_within_budget() {
+    if !target_installed(THUMBV7EM) {
+        let _ = skip_or_fail(
+            TEST,
+            &format!("Rust target {THUMBV7EM} is not installed (rustup target add {THUMBV7EM})"),
+        );
+        return;
+    }
+    let (Some(llvm_size), Some(llvm_nm)) = (llvm_tool("llvm-size"), llvm_tool("llvm-nm")) else {
+        let _ = skip_or_fail(
+            TEST,
+            "llvm-size/llvm-nm not found (rustup component add llvm-tools)",
+        );
+        return;
+    };
+
+    let firmware_dir = workspace_root().join("firmware").join("footprint");
+    let target_dir = inner_target_dir();
+    let mut build = inner_cargo(&firmware_dir);
+    build
+        .args([
+            "build",
+            "--release",
+            "--bins",
+            "--target",
+            THUMBV7EM,
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    let built = run_with_timeout(&mut build, BUILD_LIMIT);
+    assert!(built.success(), "{}", built.describe(&show(&build)));
+    let dir = target_dir.join(THUMBV7EM).join("release");
+    let (echo_elf, rpc_elf) = (dir.join("fp-echo"), dir.join("fp-rpc"));
+
+    let echo = Image::from(&sections(&llvm_size, &echo_elf));
+    let rpc = Image::from(&sections(&llvm_size, &rpc_elf));
+    for (name, image) in [("fp-echo", echo), ("fp-rpc", rpc)] {
+        assert!(
+            image.vector_table > 0 && image.text > 0,
+            "{name}: empty .vector_table or .text ({image:?}): is -Tlink.x applied?"
+        );
+    }
+    let echo_syms = symbols(&llvm_nm, &echo_elf);
+    let rpc_syms = symbols(&llvm_nm, &rpc_elf);
+    for (name, syms) in [("fp-echo", &echo_syms), ("fp-rpc", &rpc_syms)] {
+        let fmt: Vec<_> = syms.keys().filter(|s| s.contains("core::fmt::")).collect();
+        assert!(fmt.is_empty(), "{name} links core::fmt: {fmt:?}");
+    }
+
+    let flash = rpc.flash().saturating_sub(echo.flash());
+    let ram = rpc.ram().saturating_sub(echo.ram());
+    eprintln!(
+        "thumbv7em-none-eabihf, opt-level \"s\", LTO, codegen-units 1, panic=abort, no core::fmt"
+    );
+    eprintln!(
+        "  {:<10} {:>8} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8}",
+        "image", "vectors", "text", "rodata", "data", "bss", "flash", "RAM"
+    );
+    for (name, i) in [("fp-echo", echo), ("fp-rpc", rpc)] {
+        eprintln!(
+            "  {name:<10} {:>8} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8}",
+            i.vector_table,
+            i.text,
+            i.rodata,
+            i.data,
+            i.bss,
+            i.flash(),
+            i.ram()
+        );
+    }
+    eprintln!(
+        "  zerowire share: flash {flash} B (budget {FLASH_BUDGET}), static RAM {ram} B (budget {RAM_BUDGET})"
+    );
+    let mut grown: Vec<(i64, &String)> = rpc_syms
+        .iter()
+        .map(|(n, s)| {
+            let before = echo_syms.get(n).copied().unwrap_or(0);
+            (*s as i64 - before as i64, n)
+        })
+        .filter(|(d, _)| *d != 0)
+        .collect();
+    grown.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    eprintln!("  largest symbols added or grown in fp-rpc (bytes, name):");
+    for (d, n) in grown.iter().take(20) {
+        eprintln!("    {d:>6} {n}");
+    }
+    assert!(
+        flash <= FLASH_BUDGET && ram <= RAM_BUDGET,
+        "zerowire share over budget: flash {flash} B (budget {FLASH_BUDGET}), static RAM {ram} B (budget {RAM_BUDGET})"
+    );
+}
