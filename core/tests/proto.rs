@@ -93,6 +93,9 @@ fn config() -> Config {
         default_deadline: None,
         cancel_timeout: Duration::from_secs(3),
         send_high_water: 2048,
+        max_message: 1 << 20,
+        initial_credit: 4096,
+        max_chunk: 1024,
         build: "test",
     }
 }

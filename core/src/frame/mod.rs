@@ -674,3 +674,142 @@ pub fn encode_reply<T: Encode + ?Sized>(
 pub fn encode_hello(buf: &mut [u8], hello: &Hello<'_>) -> Result<usize, EncodeError> {
     encode_with_body(buf, ty::HELLO, &[], hello)
 }
+
+/// The header of a DATA frame, parsed before its payload has arrived (see
+/// [`parse_data_head`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataHead {
+    /// Flag bits.
+    pub flags: DataFlags,
+    /// The call.
+    pub call_id: u64,
+    /// The method, when `flags` has `OPEN`.
+    pub method: Option<u64>,
+    /// The whole message's length, when `flags` has `TOTAL`.
+    pub total_len: Option<u64>,
+    /// Bytes of header (type, length and fields) before the payload.
+    pub head_len: usize,
+    /// Bytes of payload that follow.
+    pub payload_len: u64,
+}
+
+/// Parses the header of the DATA frame at the front of `buf` without
+/// needing its payload, and without a frame-size limit (the caller checks
+/// `payload_len` against its flow-control window). `Ok(None)`: the front
+/// is not a DATA frame, or more bytes are needed (`buf` then holds fewer
+/// than [`MAX_DATA_HEAD_LEN`] bytes).
+pub fn parse_data_head(buf: &[u8]) -> Result<Option<DataHead>, FrameError> {
+    let Some(&ty) = buf.first() else {
+        return Ok(None);
+    };
+    if !(ty::DATA..=ty::DATA | 0x1F).contains(&ty) {
+        return Ok(None);
+    }
+    let flags = DataFlags::from_bits(ty);
+    let mut pos = 1usize;
+    let field = |pos: &mut usize| -> Result<Option<u64>, FrameError> {
+        match varint::decode(buf.get(*pos..).unwrap_or_default()) {
+            Ok((v, n)) => {
+                *pos = pos.saturating_add(n);
+                Ok(Some(v))
+            }
+            Err(VarintError::Incomplete(_)) => Ok(None),
+            Err(VarintError::NonMinimal) => Err(FrameError::Malformed {
+                ty,
+                error: DecodeError::new(DecodeErrorKind::NonMinimalVarint, *pos),
+            }),
+        }
+    };
+    let Some(len) = field(&mut pos)? else {
+        return Ok(None);
+    };
+    let len_end = pos;
+    let Some(call_id) = field(&mut pos)? else {
+        return Ok(None);
+    };
+    let method = if flags.contains(DataFlags::OPEN) {
+        match field(&mut pos)? {
+            Some(m) => Some(m),
+            None => return Ok(None),
+        }
+    } else {
+        None
+    };
+    let total_len = if flags.contains(DataFlags::TOTAL) {
+        match field(&mut pos)? {
+            Some(t) => Some(t),
+            None => return Ok(None),
+        }
+    } else {
+        None
+    };
+    let fields = (pos.saturating_sub(len_end)) as u64;
+    if fields > len {
+        return Err(FrameError::Malformed {
+            ty,
+            error: DecodeError::new(
+                DecodeErrorKind::UnexpectedEnd {
+                    needed: usize::try_from(fields.saturating_sub(len)).unwrap_or(usize::MAX),
+                },
+                pos,
+            ),
+        });
+    }
+    Ok(Some(DataHead {
+        flags,
+        call_id,
+        method,
+        total_len,
+        head_len: pos,
+        payload_len: len.saturating_sub(fields),
+    }))
+}
+
+/// The longest DATA header: type, length and three 8-byte fields.
+pub const MAX_DATA_HEAD_LEN: usize = 1 + 4 * 8;
+
+/// Encodes the header of a DATA frame whose `payload_len` payload bytes
+/// the caller writes right after it (into the buffer, or from its own
+/// storage with a vectored write). `method`/`total_len` set `OPEN`/`TOTAL`.
+pub fn encode_data_header(
+    buf: &mut [u8],
+    flags: DataFlags,
+    call_id: u64,
+    method: Option<u64>,
+    total_len: Option<u64>,
+    payload_len: usize,
+) -> Result<usize, EncodeError> {
+    let mut bits = flags.bits() & !(DataFlags::OPEN.bits() | DataFlags::TOTAL.bits());
+    let mut rest = varint::len(call_id).saturating_add(payload_len);
+    if let Some(m) = method {
+        bits |= DataFlags::OPEN.bits();
+        rest = rest.saturating_add(varint::len(m));
+    }
+    if let Some(t) = total_len {
+        bits |= DataFlags::TOTAL.bits();
+        rest = rest.saturating_add(varint::len(t));
+    }
+    let head = 1usize
+        .saturating_add(varint::len_usize(rest))
+        .saturating_add(rest.saturating_sub(payload_len));
+    let available = buf.len();
+    let out = buf.get_mut(..head).ok_or(EncodeError::BufferTooSmall {
+        needed: head,
+        available,
+    })?;
+    let mut w = Writer::new(out);
+    w.put_u8(ty::DATA | bits);
+    w.put_len(rest);
+    w.put_varint(call_id);
+    if let Some(m) = method {
+        w.put_varint(m);
+    }
+    if let Some(t) = total_len {
+        w.put_varint(t);
+    }
+    if w.is_exactly_full() {
+        Ok(head)
+    } else {
+        Err(EncodeError::LengthMismatch)
+    }
+}

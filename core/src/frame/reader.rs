@@ -94,6 +94,26 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FrameReader<B> {
         n
     }
 
+    /// The buffered bytes not yet taken.
+    pub fn pending(&self) -> &[u8] {
+        self.buf
+            .as_ref()
+            .get(self.start.get()..self.end)
+            .unwrap_or_default()
+    }
+
+    /// Takes the first `n` buffered bytes (fewer if fewer are buffered),
+    /// for a caller that parses part of a frame itself (a DATA header, then
+    /// its payload piece by piece).
+    ///
+    /// Takes `&self` like [`next_frame`](Self::next_frame).
+    pub fn take(&self, n: usize) -> &[u8] {
+        let start = self.start.get();
+        let next = start.saturating_add(n).min(self.end);
+        self.start.set(next);
+        self.buf.as_ref().get(start..next).unwrap_or_default()
+    }
+
     /// The next whole frame, or `Ok(None)` when more bytes are needed.
     ///
     /// Takes `&self`: the frame borrows the storage, and the bytes it

@@ -1,10 +1,13 @@
 //! [`Connection`]: the state machine itself.
 
+#[path = "stream.rs"]
+mod stream;
+
 use super::sendbuf::SendBuf;
 use super::tables::{OutState, PeerMethod, Tables};
 use super::{
-    CallId, CloseReason, Config, ErrorBody, ErrorCode, Event, Failure, IncomingCall, Instant,
-    MethodDesc, PeerInfo, ReplyError, Role, StartError,
+    CallId, Channel, CloseReason, Config, Data, ErrorBody, ErrorCode, Event, Failure, IncomingCall,
+    Instant, MethodDesc, PeerInfo, ReplyError, Role, SendError, StartError, Transmit,
 };
 use crate::frame::{
     self, DataFlags, Frame, FrameError, FrameReader, Hello, MAGIC, PRE_HELLO_MAX_FRAME,
@@ -28,6 +31,8 @@ enum State {
 struct PeerLimits {
     max_calls: u16,
     max_frame: u64,
+    max_message: u32,
+    initial_credit: u32,
 }
 
 /// One end of a zerowire connection, as a deterministic state machine.
@@ -122,6 +127,11 @@ struct Inner<'s, Tx, T> {
     goaway_received: bool,
     closed_reported: bool,
     highest_incoming: u64,
+    /// The DATA frame whose payload is being received piece by piece.
+    rx_chunk: Option<stream::RxChunk>,
+    /// Some channel has consumed bytes waiting to be granted with CREDIT
+    /// (the send buffer was full).
+    credit_owed: bool,
 }
 
 /// The fingerprint over a served method table, announced in HELLO.
@@ -213,6 +223,8 @@ where
             goaway_received: false,
             closed_reported: false,
             highest_incoming: 0,
+            rx_chunk: None,
+            credit_owed: false,
         };
         inner.send_hello();
         Self { rx, inner }
@@ -271,9 +283,12 @@ where
         self.inner.in_in_flight
     }
 
-    /// Bytes queued for sending.
+    /// Bytes queued for sending (spliced payload included).
     pub fn pending_send(&self) -> usize {
-        self.inner.tx.pending_len()
+        self.inner
+            .tx
+            .pending_len()
+            .saturating_add(self.inner.tx.spliced())
     }
 
     /// Bytes received and not yet processed.
@@ -281,9 +296,25 @@ where
         self.rx.buffered()
     }
 
-    /// The bytes to write: every frame queued since the last write, in order.
+    /// The bytes to write: every frame queued since the last write, in
+    /// order. A driver that uses
+    /// [`send_chunk_spliced`](Self::send_chunk_spliced) writes
+    /// [`transmit`](Self::transmit) instead: these bytes stop where a
+    /// spliced payload goes.
     pub fn poll_transmit(&self) -> &[u8] {
-        self.inner.tx.pending()
+        self.inner.tx.head()
+    }
+
+    /// The bytes to write, with the spliced payload of
+    /// [`send_chunk_spliced`](Self::send_chunk_spliced) in its place: one
+    /// vectored write of `head`, the payload's last `spliced` bytes, and
+    /// `tail`.
+    pub fn transmit(&self) -> Transmit<'_> {
+        Transmit {
+            head: self.inner.tx.head(),
+            spliced: self.inner.tx.spliced(),
+            tail: self.inner.tx.tail(),
+        }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next
@@ -403,7 +434,28 @@ where
         if let Some(event) = self.inner.local_event() {
             return Some(event);
         }
+        self.inner.flush_credit();
         loop {
+            if self.inner.rx_chunk.is_some() {
+                match stream::next_piece(&self.rx, &mut self.inner) {
+                    stream::Piece::Wait => return None,
+                    stream::Piece::Skipped => continue,
+                    stream::Piece::Event(event) => return Some(event),
+                }
+            }
+            match stream::next_data_head(&self.rx, &mut self.inner) {
+                stream::HeadStep::NotData => {}
+                stream::HeadStep::Incomplete => return None,
+                stream::HeadStep::Taken(event) => {
+                    if self.inner.is_closed() {
+                        return self.inner.local_event();
+                    }
+                    if let Some(event) = event {
+                        return Some(event);
+                    }
+                    continue;
+                }
+            }
             match self.rx.next_frame() {
                 Ok(None) => return None,
                 Ok(Some(frame)) => {
@@ -444,8 +496,8 @@ where
             flags: u8::from(self.role == Role::Initiator),
             max_calls: self.config.max_calls,
             max_frame: self.config.max_frame,
-            max_message: 0,
-            initial_credit: self.config.max_frame,
+            max_message: self.config.max_message,
+            initial_credit: self.config.initial_credit,
             service_fp: service_fingerprint(self.served),
             n_methods: u16::try_from(self.served.len()).unwrap_or(u16::MAX),
             build: truncate_utf8(self.config.build, 64),
@@ -678,24 +730,43 @@ where
         deadline: Option<Instant>,
     ) -> Result<CallId, StartError> {
         self.check_can_start()?;
-        let peer_calls = self.peer.map_or(usize::MAX, |p| usize::from(p.max_calls));
-        if self.out_in_flight >= peer_calls {
-            return Err(StartError::Busy);
-        }
-        let Some(slot) = self
-            .tables
-            .out_calls()
-            .iter()
-            .position(|s| s.state == OutState::Free)
-        else {
-            return Err(StartError::Busy);
-        };
+        let slot = self.free_out_slot()?;
         let id = slot_id(slot, self.role.parity());
         self.check_frame(varint::len(id).saturating_add(args.encoded_len()))?;
         let index = self.declare(method)?;
         self.tx
             .append(|b| frame::encode_call(b, index, id, args))
             .map_err(|_| StartError::Backpressure)?;
+        let flow = super::tables::Flow {
+            recv_allowed: self.config.initial_credit,
+            send_done: true,
+            opened: true,
+            ..Default::default()
+        };
+        self.start_out(slot, now, deadline, flow)
+    }
+
+    /// A free out slot within the peer's `max_calls`.
+    fn free_out_slot(&mut self) -> Result<usize, StartError> {
+        let peer_calls = self.peer.map_or(usize::MAX, |p| usize::from(p.max_calls));
+        if self.out_in_flight >= peer_calls {
+            return Err(StartError::Busy);
+        }
+        self.tables
+            .out_calls()
+            .iter()
+            .position(|s| s.state == OutState::Free)
+            .ok_or(StartError::Busy)
+    }
+
+    /// Marks out slot `slot` as a started call.
+    fn start_out(
+        &mut self,
+        slot: usize,
+        now: Instant,
+        deadline: Option<Instant>,
+        flow: super::tables::Flow,
+    ) -> Result<CallId, StartError> {
         let deadline =
             deadline.or_else(|| self.config.default_deadline.map(|d| now.saturating_add(d)));
         let out = self
@@ -707,12 +778,16 @@ where
         out.generation = out.generation.wrapping_add(1);
         out.deadline = deadline;
         out.since = now;
+        out.flow = flow;
         let generation = out.generation;
         self.out_in_flight = self.out_in_flight.saturating_add(1);
         if deadline.is_some() {
             self.timed = self.timed.saturating_add(1);
         }
-        Ok(CallId { id, generation })
+        Ok(CallId {
+            id: slot_id(slot, self.role.parity()),
+            generation,
+        })
     }
 
     fn notify<A: Encode + ?Sized>(
@@ -940,12 +1015,14 @@ where
                 method,
                 total_len,
                 payload,
-            } => self.on_data(
-                flags,
-                call_id,
-                method.is_some() || total_len.is_some(),
-                payload,
-            ),
+            } => {
+                if method.is_some() || total_len.is_some() {
+                    // Those are received piece by piece (`stream.rs`).
+                    self.fail(CloseReason::ProtocolViolation);
+                    return None;
+                }
+                self.on_data(flags, call_id, payload)
+            }
             Frame::Cancel { call_id } => self.on_cancel(call_id),
             Frame::Ping(payload) => {
                 let pong = Frame::Pong(payload);
@@ -965,8 +1042,11 @@ where
                 }
                 None
             }
-            // Flow control and unknown extensions have no effect yet.
-            Frame::Credit { .. } | Frame::Pong(_) | Frame::Extension { .. } => None,
+            Frame::Credit { call_id, bytes } => {
+                self.on_credit(call_id, bytes);
+                None
+            }
+            Frame::Pong(_) | Frame::Extension { .. } => None,
         }
     }
 
@@ -990,6 +1070,8 @@ where
         self.peer = Some(PeerLimits {
             max_calls: hello.max_calls,
             max_frame: u64::from(hello.max_frame.max(PRE_HELLO_MAX_FRAME)),
+            max_message: hello.max_message,
+            initial_credit: hello.initial_credit,
         });
         if self.state == State::Handshaking {
             self.state = State::Open;
@@ -999,6 +1081,8 @@ where
             max_frame: hello.max_frame,
             service_fp: hello.service_fp,
             n_methods: hello.n_methods,
+            max_message: hello.max_message,
+            initial_credit: hello.initial_credit,
             build: hello.build,
         }))
     }
@@ -1050,14 +1134,21 @@ where
             self.fail(CloseReason::ProtocolViolation);
             return None;
         }
-        let resolved = self.resolve(method);
         if call_id < 2 {
             // A notification: no reply, even for an unknown method.
-            return match resolved {
+            return match self.resolve(method) {
                 PeerMethod::Local(m) => Some(Event::Notification { method: m, body }),
                 _ => None,
             };
         }
+        let (call, method) = self.admit(method, call_id)?;
+        Some(Event::Call { call, method, body })
+    }
+
+    /// Takes a peer's call into the served table, or answers it with an
+    /// error (unknown method, schema mismatch, closing, overloaded).
+    fn admit(&mut self, method: u8, call_id: u64) -> Option<(IncomingCall, u16)> {
+        let resolved = self.resolve(method);
         if self
             .tables
             .in_calls()
@@ -1095,46 +1186,44 @@ where
             self.send_error(call_id, ErrorCode::Overloaded, "");
             return None;
         };
+        let send_credit = self.peer.map_or(0, |p| p.initial_credit);
+        let recv_allowed = self.config.initial_credit;
         let in_slot = self.tables.in_calls().get_mut(slot)?;
         in_slot.running = true;
         in_slot.id = call_id;
         in_slot.generation = in_slot.generation.wrapping_add(1);
+        in_slot.flow = super::tables::Flow {
+            send_credit,
+            recv_allowed,
+            ..Default::default()
+        };
         let generation = in_slot.generation;
         self.in_in_flight = self.in_in_flight.saturating_add(1);
         self.highest_incoming = self.highest_incoming.max(call_id);
         let slot = u16::try_from(slot).unwrap_or(u16::MAX);
-        Some(Event::Call {
-            call: IncomingCall {
+        Some((
+            IncomingCall {
                 id: call_id,
                 slot,
                 generation,
             },
-            method: local,
-            body,
-        })
+            local,
+        ))
     }
 
+    /// A DATA frame holding a whole message (FIN_MSG, no OPEN, no TOTAL).
     fn on_data<'a>(
         &mut self,
         flags: DataFlags,
         call_id: u64,
-        opens: bool,
         payload: &'a [u8],
     ) -> Option<Event<'a>> {
         let parity = self.role.parity();
-        if opens || !flags.contains(DataFlags::REPLY) {
-            // Chunked messages and streams are not part of this protocol
-            // version's unary calls yet.
-            if call_id % 2 != parity {
-                self.send_error(
-                    call_id,
-                    ErrorCode::UnknownMethod,
-                    "streams are not supported",
-                );
-                return None;
-            }
-            self.fail(CloseReason::ProtocolViolation);
-            return None;
+        if call_id % 2 != parity {
+            return self.on_request_message(flags, call_id, payload);
+        }
+        if !flags.contains(DataFlags::FIN_STREAM) {
+            return self.on_reply_item(flags, call_id, payload);
         }
         let Some(slot) = slot_index(call_id, parity) else {
             self.fail(CloseReason::ProtocolViolation);
@@ -1144,6 +1233,11 @@ where
             self.fail(CloseReason::ProtocolViolation);
             return None;
         };
+        if out.state == OutState::Waiting && out.flow.recv_left.is_some() {
+            // A whole message while a chunked one is in progress.
+            self.fail(CloseReason::ProtocolViolation);
+            return None;
+        }
         let state = out.state;
         let call = CallId {
             id: call_id,

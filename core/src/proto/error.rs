@@ -25,6 +25,9 @@ pub enum ErrorCode {
     GoingAway,
     /// Any other failure on the callee's side.
     Internal,
+    /// A message exceeds the receiver's `max_message`; the error text is
+    /// `"len=N max=M"` (see [`ErrorCode::message_too_large`]).
+    MessageTooLarge,
     /// A code this version does not know.
     Other(u16),
 }
@@ -41,6 +44,7 @@ impl ErrorCode {
             Self::Internal => 7,
             Self::GoingAway => 8,
             Self::Panicked => 9,
+            Self::MessageTooLarge => 10,
             Self::Other(c) => c,
         }
     }
@@ -56,8 +60,18 @@ impl ErrorCode {
             7 => Self::Internal,
             8 => Self::GoingAway,
             9 => Self::Panicked,
+            10 => Self::MessageTooLarge,
             c => Self::Other(c),
         }
+    }
+}
+
+impl ErrorCode {
+    /// Reads the `"len=N max=M"` text of a `MessageTooLarge` error.
+    pub fn message_too_large(text: &str) -> Option<(u64, u64)> {
+        let rest = text.strip_prefix("len=")?;
+        let (len, max) = rest.split_once(" max=")?;
+        Some((len.parse().ok()?, max.parse().ok()?))
     }
 }
 
@@ -147,6 +161,56 @@ pub enum StartError {
         max: usize,
     },
     /// The connection is closing or closed.
+    Closed,
+    /// A message exceeds the peer's `max_message` (checked before any of
+    /// it is sent).
+    MessageTooLarge {
+        /// The message's length.
+        len: u64,
+        /// The peer's limit.
+        max: u64,
+    },
+}
+
+/// Why data could not be queued on a channel ([`Connection::send_message`],
+/// [`Connection::send_chunk`], …).
+///
+/// [`Connection::send_message`]: super::Connection::send_message
+/// [`Connection::send_chunk`]: super::Connection::send_chunk
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The send buffer cannot take it now, or the previous bulk chunk is
+    /// not written yet (fairness: one bulk chunk at a time); retry after
+    /// the driver has written.
+    Backpressure,
+    /// The peer's credit for this call is used up; retry after its CREDIT
+    /// ([`Connection::send_capacity`](super::Connection::send_capacity)).
+    NoCredit,
+    /// The call is finished, cancelled or unknown; nothing was queued.
+    Stale,
+    /// This direction already ended (FIN_STREAM sent).
+    Finished,
+    /// A single-frame message exceeds the peer's frame limit or the send
+    /// buffer: send it in chunks.
+    TooLarge {
+        /// The frame's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The message exceeds the peer's `max_message`.
+    MessageTooLarge {
+        /// The message's length.
+        len: u64,
+        /// The peer's limit.
+        max: u64,
+    },
+    /// The chunk does not continue the message in progress as declared (a
+    /// first chunk without a total while none is in progress, more bytes
+    /// than the total, end of stream in the middle of a message).
+    Misuse,
+    /// The connection is closed.
     Closed,
 }
 

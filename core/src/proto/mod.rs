@@ -12,7 +12,7 @@ mod tables;
 mod time;
 
 pub use connection::{service_fingerprint, Connection, StaticConnection};
-pub use error::{CloseReason, ErrorBody, ErrorCode, Failure, StartError};
+pub use error::{CloseReason, ErrorBody, ErrorCode, Failure, SendError, StartError};
 pub use method::{method_id, signature_fingerprint, MethodDesc};
 #[cfg(feature = "alloc")]
 pub use tables::VecTables;
@@ -63,6 +63,16 @@ pub struct Config {
     /// Pending outgoing bytes above which new calls wait
     /// (`StartError::Backpressure`) and the driver stops reading.
     pub send_high_water: usize,
+    /// Largest message this side accepts in chunks (announced in HELLO);
+    /// the peer checks it before sending.
+    pub max_message: u32,
+    /// Payload bytes the peer may send on each call (each direction)
+    /// before it needs CREDIT; announced in HELLO. With the send buffer's
+    /// high-water mark and one chunk it bounds a call's memory (see
+    /// `docs/streams.md`).
+    pub initial_credit: u32,
+    /// Largest payload of one bulk chunk this side sends.
+    pub max_chunk: u32,
     /// Sent in HELLO to identify this build.
     pub build: &'static str,
 }
@@ -78,6 +88,9 @@ impl Default for Config {
             default_deadline: None,
             cancel_timeout: Duration::from_secs(10),
             send_high_water: 64 * 1024,
+            max_message: 64 * 1024 * 1024,
+            initial_credit: 256 * 1024,
+            max_chunk: 64 * 1024,
             build: "",
         }
     }
@@ -112,6 +125,80 @@ impl IncomingCall {
     }
 }
 
+/// One call's data path, named from this side: an outgoing call (this
+/// side sends the request, receives the reply stream) or a peer's call
+/// being served (this side receives the request stream, sends the reply).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// A call this side started.
+    Out(CallId),
+    /// A peer's call served here.
+    In(IncomingCall),
+}
+
+impl From<CallId> for Channel {
+    fn from(c: CallId) -> Self {
+        Self::Out(c)
+    }
+}
+
+impl From<IncomingCall> for Channel {
+    fn from(c: IncomingCall) -> Self {
+        Self::In(c)
+    }
+}
+
+/// A piece of a message received on a [`Channel`] ([`Event::Data`]).
+///
+/// A message arrives whole (`first` and `end_of_message` both set) or in
+/// pieces: the first carries `first` and the message's `total` length, the
+/// last `end_of_message`. The pieces follow how the bytes arrived, so a
+/// receiver with a small buffer consumes a large message piece by piece.
+/// Every piece counts against the channel's credit: report the bytes with
+/// [`Connection::consumed`] once the application has taken them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Data<'a> {
+    /// The bytes (may be empty: a piece that only carries flags).
+    pub bytes: &'a [u8],
+    /// The piece starts a message.
+    pub first: bool,
+    /// The message's whole length, on its first piece.
+    pub total: Option<u64>,
+    /// The piece ends a message.
+    pub end_of_message: bool,
+    /// The peer ended this direction: no message follows.
+    pub end_of_stream: bool,
+}
+
+/// The bytes to write now ([`Connection::transmit`]), in this order: `head`,
+/// then `spliced` bytes of the payload the driver passed to
+/// [`Connection::send_chunk_spliced`] (the last `spliced` bytes of it), then
+/// `tail`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit<'a> {
+    /// Frames before the spliced payload.
+    pub head: &'a [u8],
+    /// Payload bytes the driver writes from its own storage.
+    pub spliced: usize,
+    /// Frames after it.
+    pub tail: &'a [u8],
+}
+
+impl Transmit<'_> {
+    /// Total bytes to write.
+    pub fn len(&self) -> usize {
+        self.head
+            .len()
+            .saturating_add(self.spliced)
+            .saturating_add(self.tail.len())
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// What the peer announced in its HELLO.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerInfo<'a> {
@@ -123,6 +210,10 @@ pub struct PeerInfo<'a> {
     pub service_fp: u64,
     /// Number of methods it serves.
     pub n_methods: u16,
+    /// Largest message it accepts in chunks.
+    pub max_message: u32,
+    /// Bytes per call it lets this side send before CREDIT.
+    pub initial_credit: u32,
     /// Its build identification.
     pub build: &'a str,
 }
@@ -143,6 +234,35 @@ pub enum Event<'a> {
         method: u16,
         /// The encoded arguments.
         body: &'a [u8],
+    },
+    /// The peer opened a streaming call (or one whose arguments come in
+    /// chunks) of `method`; its request messages follow as [`Event::Data`]
+    /// on `Channel::In(call)`: first the arguments, then the stream items.
+    /// Answer as for [`Event::Call`] once ready.
+    Opened {
+        /// The call.
+        call: IncomingCall,
+        /// Index into the served methods.
+        method: u16,
+    },
+    /// A piece of a message on a call's data path: the peer's request
+    /// stream (`In`) or the reply stream of this side's call (`Out`). A
+    /// reply stream's last piece (`end_of_stream`) completes the call.
+    Data {
+        /// The call.
+        channel: Channel,
+        /// The piece.
+        data: Data<'a>,
+    },
+    /// The caller ended its request stream with an error; the call itself
+    /// still needs its answer.
+    Aborted {
+        /// The call.
+        call: IncomingCall,
+        /// The caller's error code.
+        code: ErrorCode,
+        /// Its text.
+        message: &'a str,
     },
     /// A one-way notification for `method` (no reply).
     Notification {

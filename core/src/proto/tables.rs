@@ -19,6 +19,37 @@ pub(crate) enum OutState {
     Abandoned,
 }
 
+/// Flow-control and message state of one call, both directions as seen
+/// from this side (byte counts are `u32`: windows and messages stay below
+/// 4 GiB).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Flow {
+    /// Payload bytes this side may still send (the peer's credit).
+    pub(crate) send_credit: u32,
+    /// Payload bytes the peer may still send before it needs CREDIT.
+    pub(crate) recv_allowed: u32,
+    /// Bytes received and not yet reported consumed by the application.
+    pub(crate) unconsumed: u32,
+    /// Bytes consumed and not yet granted back with CREDIT.
+    pub(crate) grant: u32,
+    /// Receiving: bytes left of a chunked message in progress.
+    pub(crate) recv_left: Option<u32>,
+    /// Sending: bytes left of a chunked message in progress, and its
+    /// length (repeated in its last chunk).
+    pub(crate) send_left: Option<u32>,
+    pub(crate) send_total: u32,
+    /// The peer ended its direction (FIN_STREAM received).
+    pub(crate) recv_done: bool,
+    /// This side ended its direction (FIN_STREAM sent).
+    pub(crate) send_done: bool,
+    /// Outgoing calls: the call was opened with `open` and its request is
+    /// sent as DATA; `opened` once the frame carrying OPEN is queued.
+    pub(crate) streaming: bool,
+    pub(crate) opened: bool,
+    /// Outgoing streaming calls: this side's index of the method.
+    pub(crate) method: u8,
+}
+
 /// One of this side's outgoing call slots; slot `i` uses call id
 /// `2 * (i + 1) + parity`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -28,6 +59,7 @@ pub struct OutSlot {
     pub(crate) deadline: Option<Instant>,
     /// When the slot entered `Expired`/`Abandoned` (for the cancel timeout).
     pub(crate) since: Instant,
+    pub(crate) flow: Flow,
 }
 
 /// One of the peer's calls being served here.
@@ -36,6 +68,7 @@ pub struct InSlot {
     pub(crate) running: bool,
     pub(crate) id: u64,
     pub(crate) generation: u32,
+    pub(crate) flow: Flow,
 }
 
 /// What the peer's declared method index `i` means here.

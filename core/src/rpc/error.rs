@@ -93,6 +93,15 @@ pub enum CallError<E = core::convert::Infallible> {
         /// The limit.
         max: usize,
     },
+    /// A message exceeds the receiver's `max_message` (announced in its
+    /// HELLO): the arguments (checked before anything is sent) or the
+    /// result (checked by the callee before it sends).
+    MessageTooLarge {
+        /// The message's length.
+        len: u64,
+        /// The receiver's limit.
+        max: u64,
+    },
     /// The callee is shutting down and did not run the call.
     GoingAway,
     /// The connection ended before the reply (nothing is re-sent).
@@ -115,6 +124,7 @@ impl CallError {
             Self::Cancelled => CallError::Cancelled,
             Self::Overloaded => CallError::Overloaded,
             Self::TooLarge { len, max } => CallError::TooLarge { len, max },
+            Self::MessageTooLarge { len, max } => CallError::MessageTooLarge { len, max },
             Self::GoingAway => CallError::GoingAway,
             Self::Disconnected(r) => CallError::Disconnected(r),
             Self::Internal(t) => CallError::Internal(t),
@@ -131,6 +141,10 @@ impl CallError {
             ErrorCode::Overloaded => Self::Overloaded,
             ErrorCode::Panicked => Self::Panicked(ErrorText::new(message)),
             ErrorCode::GoingAway => Self::GoingAway,
+            ErrorCode::MessageTooLarge => match ErrorCode::message_too_large(message) {
+                Some((len, max)) => Self::MessageTooLarge { len, max },
+                None => Self::Internal(ErrorText::new(message)),
+            },
             ErrorCode::Internal | ErrorCode::Other(_) => Self::Internal(ErrorText::new(message)),
         }
     }
@@ -156,6 +170,10 @@ impl<E: fmt::Display> fmt::Display for CallError<E> {
             Self::TooLarge { len, max } => {
                 write!(f, "message of {len} bytes exceeds the limit of {max}")
             }
+            Self::MessageTooLarge { len, max } => write!(
+                f,
+                "message of {len} bytes exceeds the receiver's limit of {max}"
+            ),
             Self::GoingAway => f.write_str("the peer is shutting down"),
             Self::Disconnected(r) => write!(f, "disconnected: {r}"),
             Self::Internal(t) => write!(f, "internal error at the peer: {t}"),
