@@ -62,6 +62,12 @@ impl ByteSocket for tcp::Socket<'_> {
 /// the connection being served, and the next established one when that
 /// connection ends; a second peer's connection waits, already established,
 /// until then. Use `N >= 2` (4 on lossy links).
+///
+/// Sockets are put back to listening with Nagle's algorithm off (an RPC
+/// frame must leave at once, as with `TCP_NODELAY` on the desktop). When
+/// every socket is busy and one is in TIME-WAIT (the side that closed first
+/// keeps it 10 s in smoltcp), that one is recycled at once: its data is all
+/// delivered, and refusing a reconnecting desktop for 10 s is worse.
 #[derive(Debug)]
 pub struct ListenPool<const N: usize> {
     handles: [SocketHandle; N],
@@ -102,10 +108,25 @@ impl<const N: usize> ListenPool<N> {
     /// # Panics
     /// If a handle does not name a TCP socket of `sockets`.
     pub fn poll<'a, 'b>(&mut self, sockets: &'a mut SocketSet<'b>) -> &'a mut tcp::Socket<'b> {
+        let mut listening = false;
         for &h in &self.handles {
             let s = sockets.get_mut::<tcp::Socket<'b>>(h);
             if tcp::Socket::state(s) == State::Closed {
+                s.set_nagle_enabled(false);
                 // Cannot fail: the port is not 0 and the socket is closed.
+                let _ = s.listen(self.port);
+            }
+            listening |= tcp::Socket::state(s) == State::Listen;
+        }
+        if !listening {
+            // Every socket is busy. One in TIME-WAIT has delivered all its
+            // data and waits only for stray segments (smoltcp: 10 s); take
+            // it back rather than refuse the next connection.
+            if let Some(&h) = self.handles.iter().find(|&&h| {
+                tcp::Socket::state(sockets.get::<tcp::Socket<'b>>(h)) == State::TimeWait
+            }) {
+                let s = sockets.get_mut::<tcp::Socket<'b>>(h);
+                s.abort();
                 let _ = s.listen(self.port);
             }
         }

@@ -322,6 +322,35 @@ fn reconnect_after_reset_and_after_graceful_close() {
     let t: u64 = w.dev_call(desc(hub_table(), "time"), &(), None).unwrap();
     assert_eq!(t, 1_700_000_000);
     assert_eq!(w.dev_ep.sessions(), 3);
+
+    // Sessions 4 and 5 right away: when the hub closes, the device's TCP
+    // closes first, so both its sockets end up in TIME-WAIT (10 s in
+    // smoltcp); the pool takes one back instead of refusing the hub.
+    for session in 4..=5 {
+        w.hub_ep.close();
+        w.run_until(Duration::from_secs(2), "close", |w| {
+            !w.dev_ep.in_session() && !w.hub_ep.in_session()
+        });
+        for _ in 0..100 {
+            w.step();
+        }
+        let time_wait = w
+            .dev
+            .sockets
+            .iter()
+            .filter(|(_, s)| {
+                matches!(s, smoltcp::socket::Socket::Tcp(t) if t.state() == smoltcp::socket::tcp::State::TimeWait)
+            })
+            .count();
+        assert!(time_wait >= 1, "session {session}: no socket in TIME-WAIT");
+        w.connect_hub();
+        w.open();
+        let sum: u32 = w
+            .hub_call(desc(sensor_table(), "add"), &(session, 1u32))
+            .unwrap();
+        assert_eq!(sum, session + 1);
+        assert_eq!(w.dev_ep.sessions(), session);
+    }
 }
 
 #[test]

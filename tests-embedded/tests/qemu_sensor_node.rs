@@ -1,0 +1,455 @@
+//! Desktop ↔ MCU, end to end: builds `firmware/sensor-node` (a `no_std`,
+//! heap-free riscv32imac firmware: smoltcp on virtio-net, serving
+//! `SensorNode` with `zerowire-embedded`), runs it in
+//! `qemu-system-riscv32 -M virt` with QEMU user networking forwarding a free
+//! loopback port, and talks to it with the ordinary tokio peer of
+//! `zerowire-tcp`, which serves `Hub` on the same connection:
+//!
+//! - calls desktop → node, a typed handler error (`SensorError`) back;
+//! - a schema mismatch: a client with another definition of `read` gets
+//!   `SchemaMismatch`, the other methods keep working (in its own session);
+//! - pipelined calls (more than the node's `max_calls`);
+//! - node → desktop: the node's self-test calls `Hub` four times at once,
+//!   one answer being a typed error (`HubError`), checks every result and
+//!   reports; it also pushes readings as notifications;
+//! - reconnect after a graceful close and after the desktop drops the
+//!   connection (the node keeps two sockets listening);
+//! - `power_off(0)`: QEMU's exit status is the node's verdict.
+//!
+//! One test function, so QEMU runs alone. Every wait is bounded. Needs the
+//! `riscv32imac-unknown-none-elf` target and `qemu-system-riscv32`; without
+//! them the test prints `SKIPPED: ...` and passes, except under `CI=true`,
+//! where it fails.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sensor_api::{Hub, HubError, HubService, Reading, SelfTest, SensorError, SensorNodeClient};
+use tokio::sync::Notify;
+use zerowire::proto::Config;
+use zerowire::rpc::CallError;
+use zerowire_tests_embedded::{
+    inner_cargo, inner_target_dir, run_with_timeout, show, skip_or_fail, target_installed,
+    tool_runs, workspace_root,
+};
+
+const TEST: &str = "qemu_sensor_node";
+const TARGET: &str = "riscv32imac-unknown-none-elf";
+const QEMU: &str = "qemu-system-riscv32";
+/// The port the firmware listens on (inside QEMU).
+const GUEST_PORT: u16 = 7878;
+const BUILD_LIMIT: Duration = Duration::from_secs(900);
+/// Boot to "ready" takes about 0.1 s.
+const READY_LIMIT: Duration = Duration::from_secs(30);
+/// The whole desktop scenario.
+const SCENARIO_LIMIT: Duration = Duration::from_secs(120);
+/// One connection attempt, handshake included.
+const CONNECT_LIMIT: Duration = Duration::from_secs(30);
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Another definition of `SensorNode::read` (a `u16` channel): same method
+/// id, different schema fingerprint.
+mod mismatch {
+    #[zerowire::service]
+    pub trait SensorNode {
+        fn read(&self, channel: u16) -> Result<sensor_api::Reading, sensor_api::SensorError>;
+    }
+}
+
+/// The desktop's `Hub`: records what the node sends.
+#[derive(Default)]
+struct HubState {
+    validated: AtomicU32,
+    readings: Mutex<Vec<Reading>>,
+    selftest: Mutex<Option<SelfTest>>,
+    changed: Notify,
+}
+
+#[derive(Clone)]
+struct HubImpl(Arc<HubState>);
+
+impl Hub for HubImpl {
+    fn time_ms(&self) -> u64 {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        since.as_millis() as u64
+    }
+    fn validate(&self, value: i32) -> Result<i32, HubError> {
+        self.0.validated.fetch_add(1, Ordering::Relaxed);
+        if value < 0 {
+            Err(HubError::Negative)
+        } else {
+            Ok(value * 2)
+        }
+    }
+    fn reading(&self, reading: Reading) {
+        self.0.readings.lock().unwrap().push(reading);
+        self.0.changed.notify_waiters();
+    }
+    fn selftest_done(&self, result: SelfTest) {
+        *self.0.selftest.lock().unwrap() = Some(result);
+        self.0.changed.notify_waiters();
+    }
+}
+
+/// QEMU running the firmware; killed when dropped. Console lines are kept.
+struct Qemu {
+    child: Child,
+    console: Arc<Mutex<Vec<String>>>,
+}
+
+impl Qemu {
+    fn start(elf: &PathBuf, host_port: u16) -> Self {
+        let mut cmd = Command::new(QEMU);
+        cmd.args(["-M", "virt", "-bios", "none", "-nographic", "-m", "64M"])
+            .args(["-monitor", "none", "-serial", "stdio"])
+            .arg("-netdev")
+            .arg(format!(
+                "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{host_port}-10.0.2.15:{GUEST_PORT}"
+            ))
+            .args(["-device", "virtio-net-device,netdev=n0", "-kernel"])
+            .arg(elf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", show(&cmd)));
+        let console = Arc::new(Mutex::new(Vec::new()));
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let console = console.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    console.lock().unwrap().push(line);
+                }
+            });
+        }
+        Self { child, console }
+    }
+
+    fn console(&self) -> String {
+        self.console.lock().unwrap().join("\n")
+    }
+
+    fn wait_for_line(&mut self, needle: &str, limit: Duration) {
+        let start = Instant::now();
+        loop {
+            if self
+                .console
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(needle))
+            {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "QEMU exited ({status}) before printing {needle:?}:\n{}",
+                    self.console()
+                );
+            }
+            assert!(
+                start.elapsed() < limit,
+                "no {needle:?} from the firmware within {limit:?}:\n{}",
+                self.console()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for QEMU to exit; `None` if it is still running after `limit`.
+    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn build_firmware() -> PathBuf {
+    let dir = workspace_root().join("firmware").join("sensor-node");
+    let target_dir = inner_target_dir();
+    let mut build = inner_cargo(&dir);
+    build
+        .args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .arg(&target_dir);
+    let built = run_with_timeout(&mut build, BUILD_LIMIT);
+    assert!(built.success(), "{}", built.describe(&show(&build)));
+    eprintln!(
+        "built the sensor node for {TARGET} in {:.1} s",
+        built.elapsed.as_secs_f64()
+    );
+    target_dir.join(TARGET).join("release").join("sensor-node")
+}
+
+fn config() -> Config {
+    Config {
+        handshake_timeout: Duration::from_secs(3),
+        ..Config::default()
+    }
+}
+
+/// Connects and completes the handshake, retrying while the firmware is not
+/// serving yet: QEMU's port forward accepts a connection before the guest
+/// listens, then hangs up. Bounded by [`CONNECT_LIMIT`].
+async fn connect(addr: SocketAddr, hub: &HubImpl) -> zerowire_tcp::Peer {
+    let start = Instant::now();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(5),
+            zerowire_tcp::connect(addr, HubService::new(hub.clone()), config()),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(peer)) => {
+                eprintln!("connected after {attempts} attempt(s)");
+                return peer;
+            }
+            Ok(Err(e)) if start.elapsed() < CONNECT_LIMIT => {
+                eprintln!("connect attempt {attempts}: {e}");
+            }
+            Err(_) if start.elapsed() < CONNECT_LIMIT => {
+                eprintln!("connect attempt {attempts}: timed out");
+            }
+            other => panic!("cannot connect to the node within {CONNECT_LIMIT:?}: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `done` holds for the hub's state (bounded).
+async fn wait_hub(state: &HubState, what: &str, done: impl Fn(&HubState) -> bool) {
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let changed = state.changed.notified();
+            if done(state) {
+                return;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(100), changed).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "{what}: not seen within 10 s");
+}
+
+/// Everything the desktop does with the node.
+async fn scenario(addr: SocketAddr) {
+    let state = Arc::new(HubState::default());
+    let hub = HubImpl(state.clone());
+
+    // Session 1.
+    let peer = connect(addr, &hub).await;
+    assert_eq!(peer.peer_build().as_deref(), Some("sensor-node"));
+    let node = SensorNodeClient::new(peer.clone()).with_timeout(CALL_TIMEOUT);
+
+    // Calls desktop → node, with typed handler errors.
+    assert_eq!(node.add(2, 40).await, Ok(42));
+    let r = node.read(1).await.unwrap();
+    assert_eq!(r.channel, 1);
+    assert!((21_000..23_000).contains(&r.millicelsius), "{r:?}");
+    assert_eq!(
+        node.read(9).await,
+        Err(CallError::Remote(SensorError::NoSuchChannel))
+    );
+    assert_eq!(
+        node.read(4).await,
+        Err(CallError::Remote(SensorError::Saturated))
+    );
+
+    // Pipelined: 32 calls at once (the node serves 4 at a time).
+    let writes_before = peer.stats();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..32u32 {
+        let node = node.clone();
+        set.spawn(async move { (i, node.add(i, 1000).await) });
+    }
+    let mut done = 0;
+    while let Some(joined) = set.join_next().await {
+        let (i, r) = joined.unwrap();
+        assert_eq!(r, Ok(i + 1000));
+        done += 1;
+    }
+    assert_eq!(done, 32);
+    eprintln!(
+        "pipelined: stats before {writes_before:?}, after {:?}",
+        peer.stats()
+    );
+
+    // Node → desktop: the self-test's calls (typed HubError included) are
+    // checked on the node, which reports here.
+    node.selftest().await.unwrap();
+    wait_hub(&state, "self-test report", |s| {
+        s.selftest.lock().unwrap().is_some()
+    })
+    .await;
+    let report = state.selftest.lock().unwrap().unwrap();
+    assert_eq!(
+        report,
+        SelfTest {
+            passed: 4,
+            failed: 0,
+            pipelined: 4
+        }
+    );
+    assert_eq!(state.validated.load(Ordering::Relaxed), 3);
+
+    // Notifications pushed by the node.
+    assert_eq!(node.set_interval(20).await, Ok(0));
+    wait_hub(&state, "3 readings", |s| {
+        s.readings.lock().unwrap().len() >= 3
+    })
+    .await;
+    assert_eq!(node.set_interval(0).await, Ok(20));
+    {
+        let readings = state.readings.lock().unwrap();
+        assert!(
+            readings.windows(2).all(|w| w[0].seq < w[1].seq),
+            "{readings:?}"
+        );
+    }
+
+    // Reconnect after a graceful close: session 2.
+    peer.close();
+    let reason = tokio::time::timeout(Duration::from_secs(10), peer.closed())
+        .await
+        .expect("graceful close within 10 s");
+    eprintln!("session 1 closed: {reason}");
+    assert!(matches!(
+        node.add(1, 2).await,
+        Err(CallError::Disconnected(_))
+    ));
+    drop((node, peer));
+    let peer = connect(addr, &hub).await;
+    let node = SensorNodeClient::new(peer.clone()).with_timeout(CALL_TIMEOUT);
+    // A schema mismatch on one method; the others keep working. (Its own
+    // session: a connection declares a method id once, with the fingerprint
+    // of the first definition called on it.)
+    let wrong = mismatch::SensorNodeClient::new(peer.clone()).with_timeout(CALL_TIMEOUT);
+    assert_eq!(
+        wrong.read(1).await,
+        Err(CallError::SchemaMismatch { method: "read" })
+    );
+    assert_eq!(node.add(3, 4).await, Ok(7));
+    assert_eq!(node.stats().await.unwrap().sessions, 2);
+
+    // Reconnect after the desktop just drops the connection: session 3.
+    drop((node, wrong, peer));
+    let peer = connect(addr, &hub).await;
+    let node = SensorNodeClient::new(peer.clone()).with_timeout(CALL_TIMEOUT);
+    let stats = node.stats().await.unwrap();
+    assert_eq!(stats.sessions, 3);
+    // 39 answered in session 1, 2 in session 2 (the mismatched call is
+    // refused before any handler runs), this one.
+    assert_eq!(stats.calls, 42, "{stats:?}");
+    assert!(node.read(2).await.is_ok());
+    // A second self-test on the new connection.
+    *state.selftest.lock().unwrap() = None;
+    node.selftest().await.unwrap();
+    wait_hub(&state, "second self-test report", |s| {
+        s.selftest.lock().unwrap().is_some()
+    })
+    .await;
+    assert_eq!(state.selftest.lock().unwrap().unwrap().failed, 0);
+
+    // The node powers off with exit code 0 after answering.
+    node.power_off(0).await.unwrap();
+}
+
+#[test]
+fn desktop_and_sensor_node_in_qemu() {
+    if !target_installed(TARGET) {
+        let _ = skip_or_fail(
+            TEST,
+            &format!("Rust target {TARGET} is not installed (rustup target add {TARGET})"),
+        );
+        return;
+    }
+    if !tool_runs(QEMU) {
+        let _ = skip_or_fail(
+            TEST,
+            &format!("{QEMU} not found (apt-get install --no-install-recommends qemu-system-misc)"),
+        );
+        return;
+    }
+    let elf = build_firmware();
+    let port = free_port();
+    let mut qemu = Qemu::start(&elf, port);
+    qemu.wait_for_line("sensor-node: ready", READY_LIMIT);
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcome = rt.block_on(async {
+        let run = tokio::spawn(scenario(addr));
+        tokio::time::timeout(SCENARIO_LIMIT, run).await
+    });
+    rt.shutdown_timeout(Duration::from_secs(1));
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => panic!(
+            "scenario failed: {e}\n--- firmware console ---\n{}",
+            qemu.console()
+        ),
+        Err(_) => panic!(
+            "scenario not done within {SCENARIO_LIMIT:?}\n--- firmware console ---\n{}",
+            qemu.console()
+        ),
+    }
+    let status = qemu.wait_exit(Duration::from_secs(10));
+    eprintln!(
+        "scenario took {:.2} s\n--- firmware console ---\n{}",
+        started.elapsed().as_secs_f64(),
+        qemu.console()
+    );
+    let status = status.expect("QEMU still running 10 s after power_off");
+    assert!(status.success(), "QEMU exit status {status}");
+    let console = qemu.console();
+    assert!(console.contains("session 3 open"), "{console}");
+    assert!(
+        console.contains("selftest 4 passed, 0 failed, 4 pipelined"),
+        "{console}"
+    );
+}
