@@ -1,0 +1,260 @@
+//! The desktop "hub" of the sensor-node example: connects to the node
+//! (`firmware/sensor-node`, a `no_std` riscv32imac firmware), reads its
+//! sensors, runs its self-test (the node calls this hub back over the same
+//! connection) and prints the readings it pushes.
+//!
+//! ```sh
+//! # one command: build the firmware, start it in QEMU, talk to it, stop it
+//! cargo run -p zerowire-examples --bin hub -- --spawn-qemu
+//! # or against a node already running (QEMU started by hand, or a board)
+//! cargo run -p zerowire-examples --bin hub -- --addr 127.0.0.1:7878
+//! ```
+//!
+//! `--spawn-qemu` needs `rustup target add riscv32imac-unknown-none-elf` and
+//! `qemu-system-riscv32` (Debian: `apt-get install qemu-system-misc`).
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sensor_api::{Hub, HubError, HubService, Reading, SelfTest, SensorNodeClient};
+use zerowire::proto::Config;
+
+const TARGET: &str = "riscv32imac-unknown-none-elf";
+
+/// The hub's services, called by the node.
+#[derive(Clone)]
+struct Desk;
+
+impl Hub for Desk {
+    fn time_ms(&self) -> u64 {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    }
+    fn validate(&self, value: i32) -> Result<i32, HubError> {
+        println!("hub: node asks to validate {value}");
+        if value < 0 {
+            Err(HubError::Negative)
+        } else {
+            Ok(value.saturating_mul(2))
+        }
+    }
+    fn reading(&self, r: Reading) {
+        println!(
+            "hub: pushed reading #{} ch{} {:.3} °C at {} ms",
+            r.seq,
+            r.channel,
+            f64::from(r.millicelsius) / 1000.0,
+            r.at_ms
+        );
+    }
+    fn selftest_done(&self, result: SelfTest) {
+        println!(
+            "hub: node self-test: {} passed, {} failed, {} calls in flight at once",
+            result.passed, result.failed, result.pipelined
+        );
+    }
+}
+
+/// QEMU running the sensor node; killed on drop.
+struct Qemu(Child);
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn firmware_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("firmware")
+        .join("sensor-node")
+}
+
+/// Builds the firmware (release) and starts it in QEMU with the node's port
+/// 7878 forwarded to a free loopback port; returns once it is listening.
+fn spawn_qemu() -> Result<(Qemu, SocketAddr), String> {
+    let dir = firmware_dir();
+    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    build.current_dir(&dir).args(["build", "--release"]);
+    // The outer `cargo run`'s settings must not reach the firmware build.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if (name.starts_with("CARGO_") && name != "CARGO_HOME") || name.starts_with("RUSTC") {
+            build.env_remove(&*name);
+        }
+    }
+    println!("hub: building the sensor node firmware ({TARGET})");
+    let status = build
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "firmware build failed ({status}); is the target installed? rustup target add {TARGET}"
+        ));
+    }
+    let elf = dir
+        .join("target")
+        .join(TARGET)
+        .join("release")
+        .join("sensor-node");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let mut child = Command::new("qemu-system-riscv32")
+        .args(["-M", "virt", "-bios", "none", "-nographic", "-m", "64M"])
+        .args(["-monitor", "none", "-serial", "stdio", "-netdev"])
+        .arg(format!(
+            "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-10.0.2.15:7878"
+        ))
+        .args(["-device", "virtio-net-device,netdev=n0", "-kernel"])
+        .arg(&elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!("cannot start qemu-system-riscv32 ({e}); apt-get install qemu-system-misc")
+        })?;
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                println!("  [node] {line}");
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let qemu = Qemu(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("sensor-node: ready") => break,
+            Ok(_) => {}
+            Err(_) => return Err("the node did not print `ready` within 30 s".into()),
+        }
+    }
+    Ok((qemu, SocketAddr::from(([127, 0, 0, 1], port))))
+}
+
+/// Connects, retrying for a while: QEMU's port forward accepts before the
+/// node listens.
+async fn connect(addr: SocketAddr) -> Result<zerowire_tcp::Peer, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let config = Config {
+            handshake_timeout: Duration::from_secs(3),
+            ..Config::default()
+        };
+        match zerowire_tcp::connect(addr, HubService::new(Desk), config).await {
+            Ok(peer) => return Ok(peer),
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("hub: connecting to {addr}: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(format!("cannot connect to {addr}: {e}")),
+        }
+    }
+}
+
+async fn talk(addr: SocketAddr, power_off: bool) -> Result<(), String> {
+    let peer = connect(addr).await?;
+    println!(
+        "hub: connected to {} ({})",
+        addr,
+        peer.peer_build().unwrap_or_default()
+    );
+    let node = SensorNodeClient::new(peer.clone()).with_timeout(Duration::from_secs(5));
+    for channel in [0, 1, 4, 9] {
+        match node.read(channel).await {
+            Ok(r) => println!(
+                "hub: read ch{channel}: {:.3} °C",
+                f64::from(r.millicelsius) / 1000.0
+            ),
+            Err(e) => println!("hub: read ch{channel}: {e:?}"),
+        }
+    }
+    node.selftest().await.map_err(|e| e.to_string())?;
+    let previous = node.set_interval(250).await.map_err(|e| e.to_string())?;
+    println!("hub: readings every 250 ms (was {previous} ms); listening for 1.5 s");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    node.set_interval(0).await.map_err(|e| e.to_string())?;
+    let stats = node.stats().await.map_err(|e| e.to_string())?;
+    println!(
+        "hub: node stats: {} session(s), {} calls, {} readings pushed, up {} ms",
+        stats.sessions, stats.calls, stats.pushed, stats.uptime_ms
+    );
+    if power_off {
+        node.power_off(0).await.map_err(|e| e.to_string())?;
+        println!("hub: node powered off");
+    }
+    Ok(())
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut addr: Option<SocketAddr> = None;
+    let mut spawn = false;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--spawn-qemu" => spawn = true,
+            "--addr" => {
+                addr = args.next().and_then(|s| s.parse().ok());
+                if addr.is_none() {
+                    eprintln!("hub: --addr needs HOST:PORT");
+                    std::process::exit(2);
+                }
+            }
+            _ => {
+                eprintln!("usage: hub [--spawn-qemu | --addr HOST:PORT]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let mut qemu = None;
+    let addr = if spawn {
+        match spawn_qemu() {
+            Ok((q, a)) => {
+                qemu = Some(q);
+                a
+            }
+            Err(e) => {
+                eprintln!("hub: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7878)))
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hub: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), talk(addr, qemu.is_some()))
+            .await
+            .unwrap_or_else(|_| Err("timed out".into()))
+    });
+    if let Some(mut q) = qemu.take() {
+        // The node exits by itself after `power_off`; give it a moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(q.0.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    if let Err(e) = result {
+        eprintln!("hub: {e}");
+        std::process::exit(1);
+    }
+}
