@@ -7,7 +7,12 @@
 //! - `tests/qemu_roundtrip.rs` builds `firmware/wire-roundtrip` for
 //!   `thumbv7em-none-eabihf` and runs it in `qemu-system-arm` (mps2-an386);
 //! - `tests/nostd_build.rs` builds the `zerowire` library for
-//!   `thumbv7em-none-eabihf` and `thumbv6m-none-eabi` without `std`/`alloc`.
+//!   `thumbv7em-none-eabihf` and `thumbv6m-none-eabi` without `std`/`alloc`;
+//! - `tests/insn_count.rs` builds `firmware/insn-count` and runs it under
+//!   `qemu-system-arm -icount shift=0`: instructions per served call,
+//!   zerowire against postcard bodies;
+//! - `tests/footprint.rs` builds the two `firmware/footprint` images and
+//!   checks the zerowire share (`llvm-size`) against the flash and RAM budget.
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
