@@ -9,7 +9,8 @@
 #![no_std]
 #![no_main]
 
-use core::cell::Cell;
+#[path = "../sensor.rs"]
+mod sensor;
 
 use cortex_m::singleton;
 use cortex_m_rt::entry;
@@ -17,71 +18,8 @@ use footprint::{halt, run, App};
 use smoltcp::socket::tcp;
 use zerowire::proto::{ArrayTables, Config, ErrorCode, Event, Instant, Role, StaticConnection};
 use zerowire::rpc::{LocalService, Refusal};
-use zerowire::Wire;
 
-/// Operating mode.
-#[derive(Wire, Clone, Copy, Debug, PartialEq)]
-pub enum Mode {
-    Idle,
-    Run,
-}
-
-/// One reading.
-#[derive(Wire, Clone, Copy, Debug, PartialEq)]
-pub struct Reading {
-    device: u32,
-    celsius: f32,
-    at_ms: u64,
-    mode: Mode,
-}
-
-/// A typed handler error.
-#[derive(Wire, Clone, Copy, Debug, PartialEq)]
-pub enum CalError {
-    OutOfRange,
-}
-
-#[zerowire::service(local)]
-pub trait Sensor {
-    /// The latest reading of `channel`.
-    fn read(&self, channel: u8) -> Reading;
-    /// Switches the mode.
-    fn set_mode(&self, mode: Mode);
-    /// Applies a calibration offset; returns the new total.
-    fn calibrate(&self, offset: i16) -> Result<i16, CalError>;
-}
-
-struct Node {
-    mode: Cell<Mode>,
-    offset: Cell<i16>,
-    now_ms: Cell<u64>,
-}
-
-impl Sensor for Node {
-    fn read(&self, channel: u8) -> Reading {
-        Reading {
-            device: u32::from(channel),
-            celsius: 21.5 + f32::from(self.offset.get()) / 16.0,
-            at_ms: self.now_ms.get(),
-            mode: self.mode.get(),
-        }
-    }
-
-    fn set_mode(&self, mode: Mode) {
-        self.mode.set(mode);
-    }
-
-    fn calibrate(&self, offset: i16) -> Result<i16, CalError> {
-        let total = self
-            .offset
-            .get()
-            .checked_add(offset)
-            .filter(|t| (-256..=256).contains(t))
-            .ok_or(CalError::OutOfRange)?;
-        self.offset.set(total);
-        Ok(total)
-    }
-}
+use sensor::{Node, SensorService};
 
 /// `max_frame` 512 (receive and send buffers of 512 bytes), 4 calls in
 /// flight each way, 3 methods.
@@ -178,11 +116,7 @@ fn main() -> ! {
     };
     let mut app = Rpc {
         conn,
-        service: SensorService::new(Node {
-            mode: Cell::new(Mode::Idle),
-            offset: Cell::new(0),
-            now_ms: Cell::new(0),
-        }),
+        service: SensorService::new(Node::new()),
         used: false,
     };
     run(&mut app)
