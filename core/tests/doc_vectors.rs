@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 
 use zerowire::frame::{
-    encode_call, encode_hello, encode_reply, Frame, Hello, MAGIC, PROTOCOL_VERSION,
+    encode_call, encode_data, encode_data_header, encode_hello, encode_reply, parse_data_head,
+    DataFlags, Decoded, Frame, FrameDecoder, Hello, MAGIC, PROTOCOL_VERSION,
 };
+use zerowire::proto::ErrorBody;
 use zerowire::Wire;
 
 #[derive(Wire, Debug, Clone, Copy, PartialEq)]
@@ -63,6 +65,27 @@ fn frame(f: impl Fn(&mut [u8]) -> usize) -> Vec<u8> {
     let n = f(&mut buf);
     buf[..n].to_vec()
 }
+
+/// A DATA frame: its header (OPEN/TOTAL from `method`/`total`), then the
+/// payload.
+fn data(flags: u8, id: u64, method: Option<u64>, total: Option<u64>, payload: &[u8]) -> Vec<u8> {
+    let mut out = frame(|b| {
+        encode_data_header(
+            b,
+            DataFlags::from_bits(flags),
+            id,
+            method,
+            total,
+            payload.len(),
+        )
+        .unwrap()
+    });
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The 10-byte message the chunk vectors carry.
+const CHUNKED: [u8; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 fn vectors() -> BTreeMap<&'static str, Vec<u8>> {
     let mut m = BTreeMap::new();
@@ -149,6 +172,44 @@ fn vectors() -> BTreeMap<&'static str, Vec<u8>> {
             .unwrap()
         }),
     );
+    // Streams (section 4.5): a request stream on call id 2 of method 1
+    // whose arguments come in three chunks, an item, the end of the stream.
+    m.insert(
+        "data-open-first-chunk",
+        data(0, 2, Some(1), Some(10), &CHUNKED[..4]),
+    );
+    m.insert("data-middle-chunk", data(0, 2, None, None, &CHUNKED[4..7]));
+    m.insert(
+        "data-last-chunk",
+        data(0x01, 2, None, Some(10), &CHUNKED[7..]),
+    );
+    m.insert("data-item", data(0x01, 2, None, None, &[0x2a, 0x00]));
+    m.insert("data-end-stream", data(0x02, 2, None, None, &[]));
+    m.insert(
+        "data-open-whole",
+        frame(|b| {
+            encode_data(
+                b,
+                DataFlags::FIN_MSG,
+                2,
+                Some(1),
+                None,
+                &Add3 { a: 1, b: 2, c: 3 },
+            )
+            .unwrap()
+        }),
+    );
+    m.insert(
+        "message-too-large",
+        frame(|b| {
+            let body = ErrorBody {
+                code: 10,
+                message: "len=5000 max=4096",
+            };
+            let flags = DataFlags::REPLY.with(DataFlags::ERROR);
+            encode_data(b, flags, 2, None, None, &body).unwrap()
+        }),
+    );
     m
 }
 
@@ -222,6 +283,61 @@ fn documented_vectors_decode() {
         Shape::Rect { w: 3, h: 4 }
     );
     assert_eq!(Outer::decode(&d["outer"]).unwrap().check, 'é');
+}
+
+/// The stream vectors parse as section 4.5 says: chunk frames (OPEN, TOTAL
+/// or no FIN_MSG) by their header alone, whole messages as whole frames.
+#[test]
+fn documented_stream_vectors_parse() {
+    let d = doc_vectors();
+    let head = |name: &str| parse_data_head(&d[name]).unwrap().unwrap();
+    let first = head("data-open-first-chunk");
+    assert_eq!(
+        (
+            first.call_id,
+            first.method,
+            first.total_len,
+            first.payload_len
+        ),
+        (2, Some(1), Some(10), 4)
+    );
+    assert!(!first.flags.contains(DataFlags::FIN_MSG));
+    let middle = head("data-middle-chunk");
+    assert_eq!((middle.total_len, middle.payload_len), (None, 3));
+    let last = head("data-last-chunk");
+    assert!(last.flags.contains(DataFlags::FIN_MSG));
+    assert_eq!((last.total_len, last.payload_len), (Some(10), 3));
+    assert_eq!(
+        first.payload_len + middle.payload_len + last.payload_len,
+        10
+    );
+    let end = head("data-end-stream");
+    assert_eq!((end.flags, end.payload_len), (DataFlags::FIN_STREAM, 0));
+    let open = head("data-open-whole");
+    assert_eq!(
+        (open.method, open.total_len, open.payload_len),
+        (Some(1), None, 12)
+    );
+    // Whole messages: FIN_MSG without OPEN or TOTAL.
+    let dec = FrameDecoder::new(128);
+    let Ok(Decoded::Frame {
+        frame: Frame::Data { flags, payload, .. },
+        ..
+    }) = dec.decode(&d["data-item"])
+    else {
+        panic!("data-item is not a whole DATA frame");
+    };
+    assert_eq!((flags, payload), (DataFlags::FIN_MSG, &[0x2a, 0x00][..]));
+    let Ok(Decoded::Frame {
+        frame: Frame::Data { flags, payload, .. },
+        ..
+    }) = dec.decode(&d["message-too-large"])
+    else {
+        panic!("message-too-large is not a whole DATA frame");
+    };
+    assert_eq!(flags.bits(), 0x0b);
+    let body = ErrorBody::decode(payload).unwrap();
+    assert_eq!((body.code, body.message), (10, "len=5000 max=4096"));
 }
 
 fn hex(b: &[u8]) -> String {
