@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --example corpus -- seed    # writes corpus/<target>/seed-*
 //! cargo run --example corpus -- stats   # accepted / total per target
+//!                                       # (connection: replayed without panic)
 //! ```
 //!
 //! Run from `fuzz/`. Without seeds a target must discover the long fixed
@@ -14,9 +15,10 @@ use std::fs;
 use std::path::Path;
 
 use zerowire::frame::{
-    encode_call, encode_hello, encode_reply, DataFlags, Decoded, Frame, FrameDecoder, Hello, MAGIC,
-    PROTOCOL_VERSION,
+    encode_call, encode_data_header, encode_hello, encode_reply, DataFlags, Decoded, Frame,
+    FrameDecoder, Hello, MAGIC, PROTOCOL_VERSION,
 };
+use zerowire::wire::varint;
 use zerowire::Wire;
 use zerowire_fuzz::{Everything, Inner, Leaf, Mode, Point, Shape, Unit};
 
@@ -152,12 +154,64 @@ fn everything<'a>(r: &mut Rng, name: &'a str, raw: &'a [u8]) -> Everything<'a> {
     }
 }
 
+/// A DATA frame: header (OPEN/TOTAL from `method`/`total`) and payload.
+fn data(flags: u8, id: u64, method: Option<u64>, total: Option<u64>, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 40];
+    let flags = DataFlags::from_bits(flags);
+    let n = encode_data_header(&mut out, flags, id, method, total, payload.len())
+        .expect("seed header encodes");
+    out.truncate(n);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Stream traffic on call `id`: an opening chunk (OPEN|TOTAL), a middle
+/// chunk, a last chunk (FIN_MSG|TOTAL), a whole item, a bare FIN_STREAM.
+fn stream_frames(r: &mut Rng, id: u64, method: u64) -> Vec<u8> {
+    let (a, b, c) = (r.bytes(16), r.bytes(16), r.bytes(16));
+    let total = Some((a.len() + b.len() + c.len()) as u64);
+    let mut out = Vec::new();
+    if b.is_empty() && c.is_empty() {
+        out.extend(data(0x01, id, Some(method), total, &a));
+    } else {
+        out.extend(data(0, id, Some(method), total, &a));
+        if !c.is_empty() {
+            out.extend(data(0, id, None, None, &b));
+            out.extend(data(0x01, id, None, total, &c));
+        } else {
+            out.extend(data(0x01, id, None, total, &b));
+        }
+    }
+    out.extend(data(0x01, id, None, None, &r.bytes(8)));
+    out.extend(data(0x02, id, None, None, &[]));
+    out
+}
+
 fn frames(r: &mut Rng) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
     let mut n = 0;
     for _ in 0..1 + r.below(4) {
         let rest = &mut buf[n..];
-        n += match r.below(8) {
+        n += match r.below(10) {
+            8 => {
+                let (id, method) = (r.below(64), r.below(4));
+                let s = stream_frames(r, id, method);
+                let len = s.len().min(rest.len());
+                rest[..len].copy_from_slice(&s[..len]);
+                Ok(len)
+            }
+            9 => {
+                let total = r.below(1 << 20);
+                let s = data(
+                    r.below(32) as u8,
+                    r.below(64),
+                    None,
+                    Some(total),
+                    &r.bytes(12),
+                );
+                rest[..s.len()].copy_from_slice(&s);
+                Ok(s.len())
+            }
             0 => encode_call(rest, r.below(128) as u8, r.below(1 << 20), &r.shape()),
             1 => encode_reply(rest, r.below(64), &r.text(8)),
             2 => Frame::Data {
@@ -211,9 +265,66 @@ fn frames(r: &mut Rng) -> Vec<u8> {
     out
 }
 
+/// An opening for the `connection` target (an acceptor serving add3 and
+/// div): HELLO, MTABLE, a call, request streams, CREDIT, in the target's
+/// input format: a step byte (low 6 bits: how many bytes follow) before
+/// each piece.
+fn connection_seed(r: &mut Rng) -> Vec<u8> {
+    let mut stream = vec![0u8; 512];
+    let n = encode_hello(
+        &mut stream,
+        &Hello {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            flags: 1,
+            max_calls: 8,
+            max_frame: 512,
+            max_message: 4096,
+            initial_credit: 4096,
+            service_fp: 0,
+            n_methods: 0,
+            build: "seed",
+        },
+    )
+    .expect("hello encodes");
+    stream.truncate(n);
+    let add3 = zerowire::proto::MethodDesc::new("Calc", "add3", 1);
+    let div = zerowire::proto::MethodDesc::new("Calc", "div", 2);
+    // MTABLE: first index 0, then (id, fingerprint) pairs, little-endian.
+    let mut table = vec![0u8];
+    for v in [add3.id, add3.fingerprint, div.id, div.fingerprint] {
+        table.extend_from_slice(&v.to_le_bytes());
+    }
+    let (len, k) = varint::encode(table.len() as u64);
+    stream.push(zerowire::frame::ty::MTABLE);
+    stream.extend_from_slice(&len[..k]);
+    stream.extend_from_slice(&table);
+    let mut call = vec![0u8; 64];
+    let n = encode_call(&mut call, 0, 2, &(1u32, 2u32, 3u32)).expect("call encodes");
+    stream.extend_from_slice(&call[..n]);
+    for i in 0..1 + r.below(3) {
+        let method = r.below(2);
+        stream.extend(stream_frames(r, 4 + 2 * i, method));
+    }
+    let mut credit = vec![0u8; 32];
+    let n = Frame::Credit {
+        call_id: r.below(8),
+        bytes: r.below(1 << 16),
+    }
+    .encode(&mut credit)
+    .expect("credit encodes");
+    stream.extend_from_slice(&credit[..n]);
+    let mut out = Vec::new();
+    for piece in stream.chunks(1 + r.below(63) as usize) {
+        out.push(piece.len() as u8);
+        out.extend_from_slice(piece);
+    }
+    out
+}
+
 fn seed() {
     let mut r = Rng(0x5eed);
-    for target in ["body_reading", "body_enum", "frame"] {
+    for target in ["body_reading", "body_enum", "frame", "connection"] {
         fs::create_dir_all(Path::new("corpus").join(target)).expect("create corpus dir");
     }
     for i in 0..64 {
@@ -233,12 +344,17 @@ fn seed() {
         );
         fs::write(format!("corpus/body_enum/seed-vec-{i:02}"), shapes).expect("write seed");
         fs::write(format!("corpus/frame/seed-{i:02}"), frames(&mut r)).expect("write seed");
+        fs::write(
+            format!("corpus/connection/seed-{i:02}"),
+            connection_seed(&mut r),
+        )
+        .expect("write seed");
     }
-    println!("wrote 64 seeds for body_reading and frame, 128 for body_enum");
+    println!("wrote 64 seeds for body_reading, frame and connection, 128 for body_enum");
 }
 
 fn stats() {
-    for target in ["body_reading", "body_enum", "frame"] {
+    for target in ["body_reading", "body_enum", "frame", "connection"] {
         let Ok(dir) = fs::read_dir(Path::new("corpus").join(target)) else {
             println!("{target}: no corpus");
             continue;
@@ -249,6 +365,11 @@ fn stats() {
             total += 1;
             let ok = match target {
                 "body_reading" => Everything::decode_view(&data).is_ok(),
+                // Replayed through the target's checks: a panic is a finding.
+                "connection" => {
+                    zerowire_fuzz::check_connection(&data);
+                    true
+                }
                 "body_enum" => match data.split_first() {
                     Some((0, rest)) => Vec::<Shape>::decode_view(rest).is_ok(),
                     Some((_, rest)) => Shape::decode_view(rest).is_ok(),
