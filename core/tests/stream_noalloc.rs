@@ -9,7 +9,8 @@
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use zerowire::proto::{
     Channel, Config, Event, Instant, MethodDesc, Role, SendError, StaticConnection,
@@ -17,13 +18,18 @@ use zerowire::proto::{
 
 struct Counting;
 
-static ARMED: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Counting is armed on the test's own thread only: the test harness's
+    /// main thread allocates while the test runs (result reporting), which
+    /// made a process-wide flag fail now and then.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: forwards to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ARMED.load(Ordering::Relaxed) {
+        if ARMED.try_with(Cell::get).unwrap_or(false) {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
@@ -96,7 +102,7 @@ fn a_stream_flows_chunk_by_chunk_without_heap() {
         Default::default(),
         now,
     );
-    ARMED.store(true, Ordering::SeqCst);
+    ARMED.set(true);
 
     let mut chunk = [0u8; 200];
     let (mut sent, mut received, mut sum_sent, mut sum_received) = (0usize, 0usize, 0u64, 0u64);
@@ -166,7 +172,7 @@ fn a_stream_flows_chunk_by_chunk_without_heap() {
             break;
         }
     }
-    ARMED.store(false, Ordering::SeqCst);
+    ARMED.set(false);
     assert!(done, "the stream did not finish: {received} of {TOTAL}");
     assert_eq!(received, TOTAL);
     assert_eq!(sum_received, sum_sent);
