@@ -50,7 +50,7 @@ const ROUNDS: usize = 8;
 /// ends (the peer closed, a reset, a protocol error, a timeout) every waiting
 /// call fails with [`CallError::Disconnected`], the socket is closed, and the
 /// endpoint waits for the next open socket. With smoltcp,
-/// [`ListenPool`](crate::smoltcp::ListenPool) hands it the next connection.
+/// `smoltcp::ListenPool` (feature `smoltcp`) hands it the next connection.
 ///
 /// # Call order
 ///

@@ -18,9 +18,9 @@
 //! endpoint can live in a `static`. Adapters, each behind a feature:
 //!
 //! - `smoltcp`: [`ByteSocket`] for smoltcp 0.14's `tcp::Socket`, and
-//!   [`smoltcp::ListenPool`], several sockets listening on one port so a
+//!   `smoltcp::ListenPool`, several sockets listening on one port so a
 //!   peer can reconnect at once (smoltcp has no accept backlog);
-//! - `embedded-io`: [`io::IoStream`], any `embedded-io` 0.7
+//! - `embedded-io`: `io::IoStream`, any `embedded-io` 0.7
 //!   `Read + Write + ReadReady + WriteReady` stream (a UART, USB CDC);
 //!
 //! `docs/embedded.md` in the repository explains the design.
