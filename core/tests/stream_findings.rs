@@ -93,7 +93,6 @@ fn opened(a: &mut Conn, b: &mut Conn, end_of_stream: bool) -> (CallId, IncomingC
 /// (`abort` checks `opened` but not `send_left`; `on_request_message`
 /// refuses ERROR while `recv_left` is set.)
 #[test]
-#[ignore = "core bug: abort mid-chunked-message closes the peer (ProtocolViolation)"]
 fn abort_in_the_middle_of_a_chunked_message_reaches_the_callee_typed() {
     let (mut a, mut b) = pair();
     let call = a.open(now(), &UPLOAD, None).unwrap();
@@ -113,7 +112,6 @@ fn abort_in_the_middle_of_a_chunked_message_reaches_the_callee_typed() {
 /// `Failed(Remote)` (the issue's "errors mid-stream reach the other side
 /// typed"). `on_data` refuses a final frame while `recv_left` is set.
 #[test]
-#[ignore = "core bug: reply_error mid-chunked-reply closes the caller (ProtocolViolation)"]
 fn reply_error_in_the_middle_of_a_chunked_reply_reaches_the_caller_typed() {
     let (mut a, mut b) = pair();
     let (call, incoming) = opened(&mut a, &mut b, true);

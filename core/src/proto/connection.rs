@@ -1233,8 +1233,12 @@ where
             self.fail(CloseReason::ProtocolViolation);
             return None;
         };
-        if out.state == OutState::Waiting && out.flow.recv_left.is_some() {
-            // A whole message while a chunked one is in progress.
+        if out.state == OutState::Waiting
+            && out.flow.recv_left.is_some()
+            && !flags.contains(DataFlags::ERROR)
+        {
+            // A whole message while a chunked one is in progress (an error
+            // may end the call there: the partial message is dropped).
             self.fail(CloseReason::ProtocolViolation);
             return None;
         }

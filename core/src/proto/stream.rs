@@ -206,6 +206,12 @@ where
         }
     }
 
+    /// Whether `channel`'s call is still in flight (not finished,
+    /// cancelled or unknown).
+    pub fn is_live(&mut self, channel: Channel) -> bool {
+        self.inner.flow(channel).is_ok()
+    }
+
     /// Whether the last bulk chunk is still (partly) unwritten; the next
     /// chunk waits for it.
     pub fn bulk_pending(&self) -> bool {
@@ -899,11 +905,13 @@ where
         };
         let end_of_stream = flags.contains(DataFlags::FIN_STREAM);
         if flags.contains(DataFlags::ERROR) {
-            if !end_of_stream || s.flow.recv_done || s.flow.recv_left.is_some() {
+            // An error may end the stream inside a chunked message.
+            if !end_of_stream || s.flow.recv_done {
                 self.fail(CloseReason::ProtocolViolation);
                 return None;
             }
             s.flow.recv_done = true;
+            s.flow.recv_left = None;
             let (code, message) = match ErrorBody::decode(payload) {
                 Ok(e) => (ErrorCode::from_u16(e.code), e.message),
                 Err(_) => (ErrorCode::Internal, "malformed error"),

@@ -38,13 +38,6 @@ pub(super) struct Done<R> {
     pub(super) answer: Answer<R>,
 }
 
-pub(super) fn too_large<R>(len: usize, max: usize) -> Answer<R> {
-    Answer::Error(
-        ErrorCode::Internal,
-        format!("the result ({len} bytes) exceeds the frame limit ({max} bytes)"),
-    )
-}
-
 /// Runs a peer call in a task of its own (plain `fn` handlers too, so a
 /// slow handler never stops the connection); its answer comes back as a
 /// [`Done`].

@@ -3,6 +3,7 @@
 //! [`Done`] messages; it reads, runs the state machine, and writes
 //! everything queued since its last write in one system call.
 
+mod bulk;
 mod handlers;
 mod outgoing;
 
@@ -12,10 +13,11 @@ use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use zerowire::proto::{
-    self, CallId, CloseReason, Config, Connection, ErrorCode, Event, Failure, IncomingCall,
-    MethodDesc, Role, VecTables,
+    self, CallId, Channel, CloseReason, Config, Connection, ErrorCode, Event, Failure,
+    IncomingCall, MethodDesc, Role, VecTables,
 };
 use zerowire::rpc::{CallError, ErrorText, Service};
 
@@ -60,6 +62,50 @@ impl Clock {
             .checked_add(d)
             .unwrap_or_else(|| self.start + Duration::from_secs(86_400 * 365))
     }
+}
+
+/// What [`dispatch`] needs of the driver (borrowed apart from the
+/// connection, whose receive buffer holds the arguments).
+struct Parts<'a, R: Runtime, S: Service<Context>> {
+    rt: &'a R,
+    shared: &'a Shared,
+    service: &'a Arc<S>,
+    cx: Option<&'a Arc<Context>>,
+    done_tx: &'a mpsc::UnboundedSender<Done<S::Reply>>,
+}
+
+/// Runs a peer's call: a plain `fn` handler right here, on the connection's
+/// task (no spawn, no channel hop; it holds up this connection, only, until
+/// it returns); an async one is polled once here (most finish at once) and
+/// moves to a task of its own if it waits.
+fn dispatch<R: Runtime, S: Service<Context>>(
+    p: Parts<'_, R, S>,
+    call: IncomingCall,
+    method: u16,
+    body: &[u8],
+) -> Served<S::Reply, R::Task> {
+    Counters::add(&p.shared.counters.calls_served, 1);
+    // The peer's HELLO always comes first, so the context exists.
+    let Some(cx) = p.cx else {
+        return Served::NoContext;
+    };
+    match handlers::run_sync(&**p.service, cx, method, body) {
+        Some(answer) => Served::Answer(answer),
+        None => match serve_call(p.rt, p.service, cx, p.done_tx, call, method, body) {
+            Ok(answer) => Served::Answer(answer),
+            Err(task) => Served::Task(task),
+        },
+    }
+}
+
+/// How a peer's call was taken up by [`dispatch`].
+enum Served<A, T> {
+    /// It finished at once.
+    Answer(handlers::Answer<A>),
+    /// It runs in this task.
+    Task(T),
+    /// No context yet (cannot happen after HELLO).
+    NoContext,
 }
 
 /// A started call of this side.
@@ -115,6 +161,14 @@ struct Driver<'m, R: Runtime, S: Service<Context>> {
     notes: VecDeque<OutNote>,
     /// Handler answers waiting for send-buffer room.
     replies: VecDeque<Done<S::Reply>>,
+    /// Large messages going out in chunks, taking turns.
+    uploads: VecDeque<bulk::Upload>,
+    /// The payload of the chunk whose header is in the send buffer.
+    splice: Bytes,
+    /// Large messages coming in, by call.
+    inbound: HashMap<Channel, bulk::Inbound>,
+    /// The peer's `max_message` (from its HELLO).
+    peer_max_message: u64,
     tx_capacity: usize,
     io_failed: bool,
     closed: Option<CloseReason>,
@@ -182,6 +236,10 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             queue: VecDeque::new(),
             notes: VecDeque::new(),
             replies: VecDeque::new(),
+            uploads: VecDeque::new(),
+            splice: Bytes::new(),
+            inbound: HashMap::new(),
+            peer_max_message: 0,
             tx_capacity: tx_len,
             io_failed: false,
             closed: None,
@@ -203,6 +261,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             again |= self.poll_read(cx, now);
             self.process_events(now);
             self.retry_blocked(now);
+            self.pump_uploads();
             if answered && !self.deferred && !self.handlers.is_empty() {
                 // A handler answered while others of this connection still
                 // run (and may be about to answer): let them run first, for
@@ -310,6 +369,9 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         if self.io_failed || !self.conn.wants_read() {
             return false;
         }
+        if let Some(progress) = self.poll_direct(cx, now) {
+            return progress;
+        }
         let buf = self.conn.recv_buffer();
         if buf.is_empty() {
             return false;
@@ -341,6 +403,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         while let Some(event) = self.conn.poll_event() {
             match event {
                 Event::Connected(info) => {
+                    self.peer_max_message = u64::from(info.max_message);
                     let build = info.build.to_owned();
                     let _ = self.shared.build.set(build.clone());
                     self.cx = Some(Arc::new(Context {
@@ -350,35 +413,36 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                     self.open_pending = true;
                 }
                 Event::Call { call, method, body } => {
-                    Counters::add(&self.shared.counters.calls_served, 1);
-                    match &self.cx {
-                        // A plain `fn` handler runs right here, on the
-                        // connection's task: no spawn, no channel hop. It
-                        // holds up this connection (only) until it returns.
-                        Some(cx) => match handlers::run_sync(&*self.service, cx, method, body) {
-                            Some(answer) => self.replies.push_back(Done { call, answer }),
-                            // An async handler: polled once right here
-                            // (most finish at once: no spawn, no channel
-                            // hop); one that waits moves to a task.
-                            None => match serve_call(
-                                &self.rt,
-                                &self.service,
-                                cx,
-                                &self.done_tx,
-                                call,
-                                method,
-                                body,
-                            ) {
-                                Ok(answer) => self.replies.push_back(Done { call, answer }),
-                                Err(task) => {
-                                    self.handlers.insert(call, task);
-                                }
-                            },
-                        },
-                        // The peer's HELLO always comes first.
-                        None => {
-                            let _ = self.conn.reply_error(call, ErrorCode::Internal, "");
+                    let parts = Parts {
+                        rt: &self.rt,
+                        shared: &self.shared,
+                        service: &self.service,
+                        cx: self.cx.as_ref(),
+                        done_tx: &self.done_tx,
+                    };
+                    let served = dispatch(parts, call, method, body);
+                    self.after_dispatch(call, served);
+                }
+                Event::Opened { call, method } => self.on_opened(call, method),
+                Event::Data { channel, data } => {
+                    let n = data.bytes.len();
+                    let end_of_stream = data.end_of_stream;
+                    let whole = Self::store_piece(&mut self.inbound, channel, data);
+                    self.conn.consumed(channel, n);
+                    match (channel, whole) {
+                        // The arguments of a call opened with DATA.
+                        (Channel::In(call), Some(body)) => {
+                            if let Some(method) = self.take_method(channel) {
+                                let served = dispatch(self.parts(), call, method, &body);
+                                self.after_dispatch(call, served);
+                            }
                         }
+                        // A chunked final result.
+                        (Channel::Out(id), Some(body)) if end_of_stream => {
+                            self.forget(channel);
+                            self.complete_chunked(id, &body);
+                        }
+                        _ => {}
                     }
                 }
                 Event::Notification { method, body } => {
@@ -399,6 +463,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                     }
                 }
                 Event::Cancelled(call) => {
+                    self.forget(Channel::In(call));
                     if let Some(task) = self.handlers.remove(&call) {
                         task.abort();
                     }
@@ -410,6 +475,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                     }
                 }
                 Event::Failed { call, failure } => {
+                    self.inbound.remove(&Channel::Out(call));
                     if let Some(p) = self.calls.remove(&call) {
                         self.tokens.remove(&p.token);
                         let error = match failure {
@@ -434,6 +500,33 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         }
     }
 
+    /// Runs a peer's call: a plain `fn` handler right here, on the
+    /// connection's task (no spawn, no channel hop; it holds up this
+    /// connection, only, until it returns); an async one is polled once
+    /// here (most finish at once) and moves to a task of its own if it
+    /// waits.
+    fn parts(&self) -> Parts<'_, R, S> {
+        Parts {
+            rt: &self.rt,
+            shared: &self.shared,
+            service: &self.service,
+            cx: self.cx.as_ref(),
+            done_tx: &self.done_tx,
+        }
+    }
+
+    fn after_dispatch(&mut self, call: IncomingCall, served: Served<S::Reply, R::Task>) {
+        match served {
+            Served::Answer(answer) => self.replies.push_back(Done { call, answer }),
+            Served::Task(task) => {
+                self.handlers.insert(call, task);
+            }
+            Served::NoContext => {
+                let _ = self.conn.reply_error(call, ErrorCode::Internal, "");
+            }
+        }
+    }
+
     /// The connection has ended: fail everything still waiting, stop the
     /// handlers, refuse new commands.
     fn on_closed(&mut self, reason: CloseReason, now: proto::Instant) {
@@ -444,6 +537,9 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             task.abort();
         }
         self.replies.clear();
+        self.uploads.clear();
+        self.inbound.clear();
+        self.splice = Bytes::new();
         let error = CallError::Disconnected(reason);
         for (_, p) in self.calls.drain() {
             p.call.complete(Err(error));
@@ -476,11 +572,23 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         if self.io_failed {
             return false;
         }
-        let pending = self.conn.poll_transmit();
-        if pending.is_empty() {
+        let t = self.conn.transmit();
+        if t.is_empty() {
             return false;
         }
-        match self.socket.poll_write(cx, pending) {
+        let written = if t.spliced == 0 && t.tail.is_empty() {
+            self.socket.poll_write(cx, t.head)
+        } else {
+            let from = self.splice.len().saturating_sub(t.spliced);
+            let payload = self.splice.get(from..).unwrap_or_default();
+            let bufs = [
+                std::io::IoSlice::new(t.head),
+                std::io::IoSlice::new(payload),
+                std::io::IoSlice::new(t.tail),
+            ];
+            self.socket.poll_write_vectored(cx, &bufs)
+        };
+        match written {
             Poll::Pending => false,
             Poll::Ready(Ok(n)) if n > 0 => {
                 let c = &self.shared.counters;

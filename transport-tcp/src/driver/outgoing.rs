@@ -4,9 +4,8 @@
 
 use zerowire::proto::{self, CloseReason, ReplyError, StartError};
 use zerowire::rpc::{CallError, ErrorText, Service};
-use zerowire::Encode;
 
-use super::handlers::{too_large, Answer, Done};
+use super::handlers::{Answer, Done};
 use super::{Driver, Pending, QUEUE_LIMIT};
 use crate::peer::{Command, Context, Counters, OutCall, OutNote};
 use crate::runtime::Runtime;
@@ -78,14 +77,11 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 Ok(())
             }
             Err(StartError::Busy) => Err(c),
+            // Too large for one frame: it goes in chunks.
+            Err(StartError::TooLarge { .. }) => self.start_chunked(c, now),
             Err(StartError::Backpressure) => {
-                let len = args.encoded_len();
                 if self.never_fits() {
-                    c.call.complete(Err(CallError::TooLarge {
-                        len,
-                        max: self.tx_capacity,
-                    }));
-                    Ok(())
+                    self.start_chunked(c, now)
                 } else {
                     Err(c)
                 }
@@ -129,7 +125,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         self.conn.pending_send() == 0 && self.conn.is_open()
     }
 
-    fn start_error(&self, e: StartError) -> CallError {
+    pub(super) fn start_error(&self, e: StartError) -> CallError {
         match e {
             StartError::TooLarge { len, max } => CallError::TooLarge { len, max },
             StartError::Closed => {
@@ -149,20 +145,16 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             Answer::Error(code, message) => self.conn.reply_error(done.call, *code, message),
         };
         match result {
-            Err(ReplyError::Backpressure) => match done.answer {
-                Answer::Reply(reply) if self.never_fits() => {
-                    let len = reply.encoded_len();
-                    Err(Done {
-                        call: done.call,
-                        answer: too_large(len, self.tx_capacity),
-                    })
-                }
-                _ => Err(done),
-            },
-            Err(ReplyError::TooLarge { len, max }) => Err(Done {
-                call: done.call,
-                answer: too_large(len, max),
-            }),
+            Err(ReplyError::Backpressure) if self.never_fits() => {
+                self.chunk_answer(done.call, &done.answer);
+                Ok(())
+            }
+            Err(ReplyError::Backpressure) => Err(done),
+            // Too large for one frame: it goes in chunks.
+            Err(ReplyError::TooLarge { .. }) => {
+                self.chunk_answer(done.call, &done.answer);
+                Ok(())
+            }
             // Sent, or the call was cancelled meanwhile.
             _ => Ok(()),
         }

@@ -144,6 +144,21 @@ impl super::Socket for Socket {
         }
     }
 
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match { self.stream.get_ref() }.write_vectored(bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return Poll::Ready(r),
+            }
+            ready!(self.stream.poll_writable(cx))?;
+        }
+    }
+
     fn poll_shutdown(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(self.stream.get_ref().shutdown(Shutdown::Write))
     }

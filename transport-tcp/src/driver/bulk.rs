@@ -1,0 +1,262 @@
+//! Large messages: arguments and results too large for one frame travel as
+//! chunks. Sending never copies the payload into the send buffer: each
+//! chunk's header goes there and its payload is written from the encoded
+//! message in place (one vectored write: header, payload, the frames queued
+//! after it). Receiving reads chunk payloads straight from the socket into
+//! the reassembly buffer, allocated once at the message's announced size
+//! (bounded by `max_message`).
+
+use bytes::Bytes;
+use zerowire::proto::{self, CallId, Channel, ErrorCode, IncomingCall, SendError};
+use zerowire::rpc::{CallError, Service};
+use zerowire::Encode;
+
+use super::handlers::Answer;
+use super::{Driver, Pending};
+use crate::peer::{Context, Counters, OutCall};
+use crate::runtime::{Runtime, Socket as _};
+
+/// An encoded message on its way out in chunks.
+pub(super) struct Upload {
+    channel: Channel,
+    body: Bytes,
+    sent: usize,
+}
+
+/// A message being reassembled.
+pub(super) struct Inbound {
+    buf: Vec<u8>,
+    filled: usize,
+    /// For a peer's call: the method, dispatched once the arguments are in.
+    method: Option<u16>,
+}
+
+/// Encodes `value` into one buffer (the only copy a large message takes on
+/// its way out).
+fn encode(value: &dyn Encode) -> Bytes {
+    let mut buf = vec![0; value.encoded_len()];
+    match value.encode(&mut buf) {
+        Ok(n) => buf.truncate(n),
+        Err(_) => buf.clear(),
+    }
+    Bytes::from(buf)
+}
+
+impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
+    /// Starts a call whose arguments do not fit in one frame: opens it and
+    /// queues the encoded arguments for chunked sending.
+    pub(super) fn start_chunked(
+        &mut self,
+        mut c: OutCall,
+        now: proto::Instant,
+    ) -> Result<(), OutCall> {
+        let Some(args) = c.call.args() else {
+            return Ok(());
+        };
+        let len = args.encoded_len() as u64;
+        if len > self.peer_max_message {
+            c.call.complete(Err(CallError::MessageTooLarge {
+                len,
+                max: self.peer_max_message,
+            }));
+            return Ok(());
+        }
+        let deadline = c.deadline.map(|d| self.clock.at(d));
+        match self.conn.open(now, c.method, deadline) {
+            Ok(id) => {
+                let body = encode(args);
+                Counters::add(&self.shared.counters.calls_sent, 1);
+                c.call.started();
+                self.tokens.insert(c.token, id);
+                self.calls.insert(
+                    id,
+                    Pending {
+                        token: c.token,
+                        method: c.method,
+                        call: c.call,
+                    },
+                );
+                self.uploads.push_back(Upload {
+                    channel: Channel::Out(id),
+                    body,
+                    sent: 0,
+                });
+                Ok(())
+            }
+            Err(proto::StartError::Busy | proto::StartError::Backpressure) => Err(c),
+            Err(e) => {
+                let error = self.start_error(e);
+                c.call.complete(Err(error));
+                Ok(())
+            }
+        }
+    }
+
+    /// Answers a peer's call with a result too large for one frame.
+    pub(super) fn answer_chunked(&mut self, call: IncomingCall, reply: &dyn Encode) {
+        let len = reply.encoded_len() as u64;
+        if len > self.peer_max_message {
+            let text = format!("len={len} max={}", self.peer_max_message);
+            let _ = self
+                .conn
+                .reply_error(call, ErrorCode::MessageTooLarge, &text);
+            return;
+        }
+        self.uploads.push_back(Upload {
+            channel: Channel::In(call),
+            body: encode(reply),
+            sent: 0,
+        });
+    }
+
+    /// Queues the next chunk when the previous one is written: the uploads
+    /// take turns, one chunk each.
+    pub(super) fn pump_uploads(&mut self) {
+        let mut tries = self.uploads.len();
+        while tries > 0 && !self.conn.bulk_pending() {
+            tries -= 1;
+            let Some(mut up) = self.uploads.pop_front() else {
+                return;
+            };
+            let left = up.body.len() - up.sent;
+            let n = self.conn.send_capacity(up.channel).min(left);
+            if n == 0 && left > 0 {
+                // No credit yet (keep it), or the call ended (drop it).
+                if !self.conn.is_live(up.channel) {
+                    continue;
+                }
+                self.uploads.push_back(up);
+                continue;
+            }
+            let total = (up.sent == 0).then_some(up.body.len() as u64);
+            let last = up.sent + n == up.body.len();
+            match self.conn.send_chunk_spliced(up.channel, total, n, last) {
+                Ok(()) => {
+                    self.splice = up.body.slice(up.sent..up.sent + n);
+                    up.sent += n;
+                    if !last {
+                        self.uploads.push_back(up);
+                    }
+                }
+                Err(SendError::Backpressure | SendError::NoCredit) => {
+                    self.uploads.push_front(up);
+                    return;
+                }
+                // The call ended (cancelled, answered, closed): drop it.
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// The peer opened a call whose arguments come as DATA.
+    pub(super) fn on_opened(&mut self, call: IncomingCall, method: u16) {
+        self.inbound.insert(
+            Channel::In(call),
+            Inbound {
+                buf: Vec::new(),
+                filled: 0,
+                method: Some(method),
+            },
+        );
+    }
+
+    /// Stores a piece of a message (a free function: the piece borrows the
+    /// connection); returns the whole message once complete. The caller
+    /// reports the piece's bytes as consumed.
+    pub(super) fn store_piece(
+        inbound: &mut std::collections::HashMap<Channel, Inbound>,
+        channel: Channel,
+        data: proto::Data<'_>,
+    ) -> Option<Vec<u8>> {
+        let entry = inbound.entry(channel).or_insert_with(|| Inbound {
+            buf: Vec::new(),
+            filled: 0,
+            method: None,
+        });
+        if data.first {
+            // The core checked `total` against this side's `max_message`;
+            // zeroed pages cost nothing until written.
+            let total = usize::try_from(data.total.unwrap_or(0)).unwrap_or(0);
+            entry.buf = vec![0; total];
+            entry.filled = 0;
+        }
+        let end = entry.filled + data.bytes.len();
+        if let Some(dst) = entry.buf.get_mut(entry.filled..end) {
+            dst.copy_from_slice(data.bytes);
+            entry.filled = end;
+        }
+        if !data.end_of_message {
+            return None;
+        }
+        let mut buf = std::mem::take(&mut entry.buf);
+        buf.truncate(entry.filled);
+        Some(buf)
+    }
+
+    /// The method of a peer's call opened with DATA (taken once).
+    pub(super) fn take_method(&mut self, channel: Channel) -> Option<u16> {
+        let entry = self.inbound.remove(&channel)?;
+        entry.method
+    }
+
+    /// Reads a chunk payload straight from the socket into its reassembly
+    /// buffer; `Some(true)` if it read, `None` when there is no such
+    /// payload pending.
+    pub(super) fn poll_direct(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        now: proto::Instant,
+    ) -> Option<bool> {
+        let (channel, n) = self.conn.direct_read()?;
+        let entry = self.inbound.get_mut(&channel)?;
+        let end = entry.filled + n.min(entry.buf.len() - entry.filled);
+        let dst = entry.buf.get_mut(entry.filled..end)?;
+        if dst.is_empty() {
+            return None;
+        }
+        match self.socket.poll_read(cx, dst) {
+            std::task::Poll::Pending => Some(false),
+            std::task::Poll::Ready(Ok(0)) => {
+                self.conn.handle_eof();
+                Some(true)
+            }
+            std::task::Poll::Ready(Ok(k)) => {
+                entry.filled += k;
+                let c = &self.shared.counters;
+                Counters::add(&c.reads, 1);
+                Counters::add(&c.bytes_read, k as u64);
+                self.conn.handle_direct(now, k);
+                self.conn.consumed(channel, k);
+                Some(true)
+            }
+            std::task::Poll::Ready(Err(_)) => {
+                self.io_failed = true;
+                self.conn.handle_eof();
+                Some(true)
+            }
+        }
+    }
+
+    /// Forgets the chunked state of a call that ended.
+    pub(super) fn forget(&mut self, channel: Channel) {
+        self.inbound.remove(&channel);
+    }
+
+    /// A chunked reply completed: decode it for the caller.
+    pub(super) fn complete_chunked(&mut self, id: CallId, body: &[u8]) {
+        if let Some(p) = self.calls.remove(&id) {
+            self.tokens.remove(&p.token);
+            p.call.complete(Ok(body));
+        }
+    }
+
+    /// A handler's answer that does not fit in one frame.
+    pub(super) fn chunk_answer(&mut self, call: IncomingCall, answer: &Answer<S::Reply>) {
+        match answer {
+            Answer::Reply(reply) => self.answer_chunked(call, reply),
+            Answer::Error(code, message) => {
+                let _ = self.conn.reply_error(call, *code, message);
+            }
+        }
+    }
+}
