@@ -64,6 +64,25 @@ pub fn skip_or_fail(test: &str, why: &str) -> bool {
     false
 }
 
+/// Checks that Rust `target` is installed and each `(program, install
+/// hint)` of `tools` runs; on the first that is missing, [`skip_or_fail`].
+/// Returns whether the test can go on.
+#[must_use]
+pub fn prerequisites(test: &str, target: &str, tools: &[(&str, &str)]) -> bool {
+    if !target_installed(target) {
+        return skip_or_fail(
+            test,
+            &format!("Rust target {target} is not installed (rustup target add {target})"),
+        );
+    }
+    for (program, install) in tools {
+        if !tool_runs(program) {
+            return skip_or_fail(test, &format!("{program} not found ({install})"));
+        }
+    }
+    true
+}
+
 /// Whether an environment variable of the outer cargo/rustc run must not
 /// reach an inner `cargo` (it would change its flags, target dir or wrapper).
 ///

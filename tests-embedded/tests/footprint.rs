@@ -26,7 +26,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use zerowire_tests_embedded::{
-    inner_cargo, inner_target_dir, run_with_timeout, show, skip_or_fail, target_installed,
+    inner_cargo, inner_target_dir, prerequisites, run_with_timeout, show, skip_or_fail,
     workspace_root, THUMBV7EM,
 };
 
@@ -152,11 +152,7 @@ fn parse_sections_reads_llvm_size() {
 #[ignore = "budget missed since core streams (f2772d3): 21,408 B flash > 16,384 B; \
             issue 5 point 4 is open. .ci/run runs it with --ignored and prints the verdict"]
 fn zerowire_share_within_budget() {
-    if !target_installed(THUMBV7EM) {
-        let _ = skip_or_fail(
-            TEST,
-            &format!("Rust target {THUMBV7EM} is not installed (rustup target add {THUMBV7EM})"),
-        );
+    if !prerequisites(TEST, THUMBV7EM, &[]) {
         return;
     }
     let (Some(llvm_size), Some(llvm_nm)) = (llvm_tool("llvm-size"), llvm_tool("llvm-nm")) else {

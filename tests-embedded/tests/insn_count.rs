@@ -19,8 +19,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use zerowire_tests_embedded::{
-    inner_cargo, inner_target_dir, run_with_timeout, show, skip_or_fail, target_installed,
-    tool_runs, workspace_root, THUMBV7EM,
+    inner_cargo, inner_target_dir, prerequisites, run_with_timeout, show, workspace_root, THUMBV7EM,
 };
 
 const TEST: &str = "insn_count";
@@ -66,18 +65,14 @@ fn parse_reads_path_lines() {
 
 #[test]
 fn instruction_counts_in_qemu() {
-    if !target_installed(THUMBV7EM) {
-        let _ = skip_or_fail(
-            TEST,
-            &format!("Rust target {THUMBV7EM} is not installed (rustup target add {THUMBV7EM})"),
-        );
-        return;
-    }
-    if !tool_runs(QEMU) {
-        let _ = skip_or_fail(
-            TEST,
-            &format!("{QEMU} not found (apt-get install --no-install-recommends qemu-system-arm)"),
-        );
+    if !prerequisites(
+        TEST,
+        THUMBV7EM,
+        &[(
+            QEMU,
+            "apt-get install --no-install-recommends qemu-system-arm",
+        )],
+    ) {
         return;
     }
 

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use zerowire_tests_embedded::{
-    elf, inner_cargo, inner_target_dir, run_with_timeout, show, skip_or_fail, target_installed,
-    tool_runs, workspace_root, THUMBV6M, THUMBV7EM,
+    elf, inner_cargo, inner_target_dir, prerequisites, run_with_timeout, show, skip_or_fail,
+    target_installed, workspace_root, THUMBV6M, THUMBV7EM,
 };
 
 const TEST: &str = "qemu_roundtrip";
@@ -121,18 +121,14 @@ fn firmware_links_for_thumbv6m() {
 
 #[test]
 fn firmware_roundtrip_in_qemu() {
-    if !target_installed(THUMBV7EM) {
-        let _ = skip_or_fail(
-            TEST,
-            &format!("Rust target {THUMBV7EM} is not installed (rustup target add {THUMBV7EM})"),
-        );
-        return;
-    }
-    if !tool_runs(QEMU) {
-        let _ = skip_or_fail(
-            TEST,
-            &format!("{QEMU} not found (apt-get install --no-install-recommends qemu-system-arm)"),
-        );
+    if !prerequisites(
+        TEST,
+        THUMBV7EM,
+        &[(
+            QEMU,
+            "apt-get install --no-install-recommends qemu-system-arm",
+        )],
+    ) {
         return;
     }
 

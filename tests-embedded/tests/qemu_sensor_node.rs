@@ -35,8 +35,7 @@ use tokio::sync::Notify;
 use zerowire::proto::Config;
 use zerowire::rpc::CallError;
 use zerowire_tests_embedded::{
-    inner_cargo, inner_target_dir, run_with_timeout, show, skip_or_fail, target_installed,
-    tool_runs, workspace_root,
+    inner_cargo, inner_target_dir, prerequisites, run_with_timeout, show, workspace_root,
 };
 
 const TEST: &str = "qemu_sensor_node";
@@ -396,18 +395,14 @@ async fn scenario(addr: SocketAddr) {
 
 #[test]
 fn desktop_and_sensor_node_in_qemu() {
-    if !target_installed(TARGET) {
-        let _ = skip_or_fail(
-            TEST,
-            &format!("Rust target {TARGET} is not installed (rustup target add {TARGET})"),
-        );
-        return;
-    }
-    if !tool_runs(QEMU) {
-        let _ = skip_or_fail(
-            TEST,
-            &format!("{QEMU} not found (apt-get install --no-install-recommends qemu-system-misc)"),
-        );
+    if !prerequisites(
+        TEST,
+        TARGET,
+        &[(
+            QEMU,
+            "apt-get install --no-install-recommends qemu-system-misc",
+        )],
+    ) {
         return;
     }
     let elf = build_firmware();

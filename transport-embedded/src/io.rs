@@ -2,7 +2,7 @@
 //! `Read + Write + ReadReady + WriteReady` byte stream (a UART, USB CDC, a
 //! pipe).
 
-use embedded_io::{Read, ReadReady, Write, WriteReady};
+use embedded_io::{ErrorType, Read, ReadReady, Write, WriteReady};
 
 use crate::socket::{ByteSocket, Eof, SocketState};
 
@@ -47,6 +47,34 @@ impl<T> IoStream<T> {
     }
 }
 
+impl<T: ErrorType> IoStream<T> {
+    /// One non-blocking read or write: nothing unless `ready` says so; an
+    /// error, or no byte moved for a non-empty buffer (end of stream), ends
+    /// the session.
+    fn transfer(
+        &mut self,
+        len: usize,
+        ready: impl FnOnce(&mut T) -> Result<bool, T::Error>,
+        op: impl FnOnce(&mut T) -> Result<usize, T::Error>,
+    ) -> Result<usize, Eof> {
+        if self.failed {
+            return Err(Eof);
+        }
+        let moved = match ready(&mut self.inner) {
+            Ok(false) => return Ok(0),
+            Ok(true) => op(&mut self.inner),
+            Err(e) => Err(e),
+        };
+        match moved {
+            Ok(n) if n > 0 || len == 0 => Ok(n),
+            _ => {
+                self.failed = true;
+                Err(Eof)
+            }
+        }
+    }
+}
+
 impl<T: Read + Write + ReadReady + WriteReady> ByteSocket for IoStream<T> {
     fn state(&self) -> SocketState {
         if self.failed {
@@ -57,53 +85,12 @@ impl<T: Read + Write + ReadReady + WriteReady> ByteSocket for IoStream<T> {
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Eof> {
-        if self.failed {
-            return Err(Eof);
-        }
-        match self.inner.read_ready() {
-            Ok(false) => return Ok(0),
-            Ok(true) => {}
-            Err(_) => {
-                self.failed = true;
-                return Err(Eof);
-            }
-        }
-        match self.inner.read(buf) {
-            Ok(0) if !buf.is_empty() => {
-                self.failed = true;
-                Err(Eof)
-            }
-            Ok(n) => Ok(n),
-            Err(_) => {
-                self.failed = true;
-                Err(Eof)
-            }
-        }
+        let len = buf.len();
+        self.transfer(len, T::read_ready, |s| s.read(buf))
     }
 
     fn send(&mut self, buf: &[u8]) -> Result<usize, Eof> {
-        if self.failed {
-            return Err(Eof);
-        }
-        match self.inner.write_ready() {
-            Ok(false) => return Ok(0),
-            Ok(true) => {}
-            Err(_) => {
-                self.failed = true;
-                return Err(Eof);
-            }
-        }
-        match self.inner.write(buf) {
-            Ok(0) if !buf.is_empty() => {
-                self.failed = true;
-                Err(Eof)
-            }
-            Ok(n) => Ok(n),
-            Err(_) => {
-                self.failed = true;
-                Err(Eof)
-            }
-        }
+        self.transfer(buf.len(), T::write_ready, |s| s.write(buf))
     }
 
     fn close(&mut self) {

@@ -73,6 +73,43 @@ impl ErrorCode {
         let (len, max) = rest.split_once(" max=")?;
         Some((len.parse().ok()?, max.parse().ok()?))
     }
+
+    /// Writes the `"len=N max=M"` text of a `MessageTooLarge` error into
+    /// `out` (without `core::fmt`, which costs flash on a microcontroller).
+    pub fn message_too_large_text(len: u64, max: u64, out: &mut [u8; 48]) -> &str {
+        fn put(out: &mut [u8; 48], at: &mut usize, b: u8) {
+            if let Some(slot) = out.get_mut(*at) {
+                *slot = b;
+                *at = at.saturating_add(1);
+            }
+        }
+        fn number(out: &mut [u8; 48], at: &mut usize, v: u64) {
+            let mut digits = [0u8; 20];
+            let mut n = 0usize;
+            let mut v = v;
+            while let Some(d) = digits.get_mut(n) {
+                *d = b'0'.saturating_add((v % 10) as u8);
+                n = n.saturating_add(1);
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            for &d in digits.get(..n).unwrap_or_default().iter().rev() {
+                put(out, at, d);
+            }
+        }
+        let mut at = 0usize;
+        for &b in b"len=" {
+            put(out, &mut at, b);
+        }
+        number(out, &mut at, len);
+        for &b in b" max=" {
+            put(out, &mut at, b);
+        }
+        number(out, &mut at, max);
+        core::str::from_utf8(out.get(..at).unwrap_or_default()).unwrap_or_default()
+    }
 }
 
 /// The body of an error reply.

@@ -136,6 +136,16 @@ pub enum Channel {
     In(IncomingCall),
 }
 
+impl Channel {
+    /// The call id on the wire.
+    pub fn wire_id(&self) -> u64 {
+        match self {
+            Self::Out(c) => c.id,
+            Self::In(c) => c.id,
+        }
+    }
+}
+
 impl From<CallId> for Channel {
     fn from(c: CallId) -> Self {
         Self::Out(c)

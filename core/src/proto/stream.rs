@@ -4,6 +4,7 @@
 //! A child module of `connection`, so it extends [`Connection`] and its
 //! inner state directly.
 
+use super::super::sendbuf::SendBuf;
 use super::super::tables::Flow;
 use super::{
     slot_id, slot_index, CallId, Channel, CloseReason, Connection, Data, DataFlags, ErrorBody,
@@ -102,6 +103,46 @@ fn accept(
     };
     flow.recv_done = fin_stream;
     Ok(first)
+}
+
+/// The flow state of `channel` while its call is in flight (a free
+/// function over the tables, so the send buffer can be borrowed beside it).
+fn live_flow<T: Tables>(tables: &mut T, parity: u64, channel: Channel) -> Option<&mut Flow> {
+    match channel {
+        Channel::Out(call) => slot_index(call.id, parity)
+            .and_then(|i| tables.out_calls().get_mut(i))
+            .filter(|s| s.generation == call.generation && s.state == OutState::Waiting)
+            .map(|s| &mut s.flow),
+        Channel::In(call) => tables
+            .in_calls()
+            .get_mut(usize::from(call.slot))
+            .filter(|s| s.running && s.generation == call.generation && s.id == call.id)
+            .map(|s| &mut s.flow),
+    }
+}
+
+/// Sends CREDIT for `flow`'s consumed bytes once they reach `threshold`
+/// (and the peer may still send); false if the send buffer could not take
+/// the frame, so it is owed.
+fn grant_due<B: AsRef<[u8]> + AsMut<[u8]>>(
+    tx: &mut SendBuf<B>,
+    call_id: u64,
+    flow: &mut Flow,
+    threshold: u32,
+) -> bool {
+    if flow.grant < threshold || flow.recv_done {
+        return true;
+    }
+    let credit = Frame::Credit {
+        call_id,
+        bytes: u64::from(flow.grant),
+    };
+    if tx.append(|b| credit.encode(b)).is_err() {
+        return false;
+    }
+    flow.recv_allowed = flow.recv_allowed.saturating_add(flow.grant);
+    flow.grant = 0;
+    true
 }
 
 impl<'s, Rx, Tx, T> Connection<'s, Rx, Tx, T>
@@ -358,43 +399,6 @@ pub(super) enum HeadStep {
     Taken(Option<Event<'static>>),
 }
 
-/// `"len=N max=M"`, the text of a `MessageTooLarge` error, without
-/// `core::fmt` (which costs flash on a microcontroller).
-fn too_large_text(len: u64, max: u64, out: &mut [u8; 48]) -> &str {
-    fn put(out: &mut [u8; 48], at: &mut usize, b: u8) {
-        if let Some(slot) = out.get_mut(*at) {
-            *slot = b;
-            *at = at.saturating_add(1);
-        }
-    }
-    fn number(out: &mut [u8; 48], at: &mut usize, v: u64) {
-        let mut digits = [0u8; 20];
-        let mut n = 0usize;
-        let mut v = v;
-        while let Some(d) = digits.get_mut(n) {
-            *d = b'0'.saturating_add((v % 10) as u8);
-            n = n.saturating_add(1);
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        for &d in digits.get(..n).unwrap_or_default().iter().rev() {
-            put(out, at, d);
-        }
-    }
-    let mut at = 0usize;
-    for &b in b"len=" {
-        put(out, &mut at, b);
-    }
-    number(out, &mut at, len);
-    for &b in b" max=" {
-        put(out, &mut at, b);
-    }
-    number(out, &mut at, max);
-    core::str::from_utf8(out.get(..at).unwrap_or_default()).unwrap_or_default()
-}
-
 impl<Tx, T> Inner<'_, Tx, T>
 where
     Tx: AsRef<[u8]> + AsMut<[u8]>,
@@ -405,23 +409,8 @@ where
         if self.is_closed() {
             return Err(SendError::Closed);
         }
-        match channel {
-            Channel::Out(call) => {
-                let slot = slot_index(call.id, self.role.parity()).ok_or(SendError::Stale)?;
-                match self.tables.out_calls().get_mut(slot) {
-                    Some(s) if s.generation == call.generation && s.state == OutState::Waiting => {
-                        Ok((call.id, &mut s.flow))
-                    }
-                    _ => Err(SendError::Stale),
-                }
-            }
-            Channel::In(call) => match self.tables.in_calls().get_mut(usize::from(call.slot)) {
-                Some(s) if s.running && s.generation == call.generation && s.id == call.id => {
-                    Ok((call.id, &mut s.flow))
-                }
-                _ => Err(SendError::Stale),
-            },
-        }
+        let flow = live_flow(&mut self.tables, self.role.parity(), channel);
+        flow.map(|f| (channel.wire_id(), f)).ok_or(SendError::Stale)
     }
 
     fn open(
@@ -650,32 +639,24 @@ where
     }
 
     fn consumed(&mut self, channel: Channel, n: usize) {
-        let threshold = (self.config.initial_credit / 2).max(1);
-        let Ok((id, flow)) = self.flow(channel) else {
+        if self.is_closed() {
+            return;
+        }
+        let threshold = self.grant_threshold();
+        let Some(flow) = live_flow(&mut self.tables, self.role.parity(), channel) else {
             return;
         };
         let n = u32::try_from(n).unwrap_or(u32::MAX).min(flow.unconsumed);
         flow.unconsumed = flow.unconsumed.saturating_sub(n);
         flow.grant = flow.grant.saturating_add(n);
-        if flow.grant >= threshold && !flow.recv_done {
-            let grant = flow.grant;
-            if self.send_credit(id, grant) {
-                if let Ok((_, flow)) = self.flow(channel) {
-                    flow.recv_allowed = flow.recv_allowed.saturating_add(grant);
-                    flow.grant = 0;
-                }
-            } else {
-                self.credit_owed = true;
-            }
+        if !grant_due(&mut self.tx, channel.wire_id(), flow, threshold) {
+            self.credit_owed = true;
         }
     }
 
-    fn send_credit(&mut self, call_id: u64, bytes: u32) -> bool {
-        let credit = Frame::Credit {
-            call_id,
-            bytes: u64::from(bytes),
-        };
-        self.tx.append(|b| credit.encode(b)).is_ok()
+    /// Consumed bytes worth a CREDIT frame: half the window.
+    fn grant_threshold(&self) -> u32 {
+        (self.config.initial_credit / 2).max(1)
     }
 
     /// Retries the CREDIT frames a full send buffer held back.
@@ -683,40 +664,20 @@ where
         if !self.credit_owed || self.is_closed() {
             return;
         }
-        self.credit_owed = false;
-        let threshold = (self.config.initial_credit / 2).max(1);
+        let threshold = self.grant_threshold();
         let parity = self.role.parity();
-        let mut i = 0usize;
-        while let Some(s) = self.tables.out_calls().get(i).copied() {
-            if s.state == OutState::Waiting && s.flow.grant >= threshold && !s.flow.recv_done {
-                let id = slot_id(i, parity);
-                if self.send_credit(id, s.flow.grant) {
-                    if let Some(s) = self.tables.out_calls().get_mut(i) {
-                        s.flow.recv_allowed = s.flow.recv_allowed.saturating_add(s.flow.grant);
-                        s.flow.grant = 0;
-                    }
-                } else {
-                    self.credit_owed = true;
-                    return;
-                }
+        let mut owed = false;
+        for (i, s) in self.tables.out_calls().iter_mut().enumerate() {
+            if s.state == OutState::Waiting {
+                owed |= !grant_due(&mut self.tx, slot_id(i, parity), &mut s.flow, threshold);
             }
-            i = i.saturating_add(1);
         }
-        let mut i = 0usize;
-        while let Some(s) = self.tables.in_calls().get(i).copied() {
-            if s.running && s.flow.grant >= threshold && !s.flow.recv_done {
-                if self.send_credit(s.id, s.flow.grant) {
-                    if let Some(s) = self.tables.in_calls().get_mut(i) {
-                        s.flow.recv_allowed = s.flow.recv_allowed.saturating_add(s.flow.grant);
-                        s.flow.grant = 0;
-                    }
-                } else {
-                    self.credit_owed = true;
-                    return;
-                }
+        for s in self.tables.in_calls().iter_mut() {
+            if s.running {
+                owed |= !grant_due(&mut self.tx, s.id, &mut s.flow, threshold);
             }
-            i = i.saturating_add(1);
         }
+        self.credit_owed = owed;
     }
 
     pub(super) fn on_credit(&mut self, call_id: u64, bytes: u64) {
@@ -867,7 +828,11 @@ where
                     }
                     Err(Refusal::TooLarge(len)) => {
                         let mut text = [0u8; 48];
-                        let text = too_large_text(len, u64::from(max_message), &mut text);
+                        let text = ErrorCode::message_too_large_text(
+                            len,
+                            u64::from(max_message),
+                            &mut text,
+                        );
                         if self.send_error(call.id, ErrorCode::MessageTooLarge, text) {
                             self.finish_incoming(call);
                         }

@@ -12,7 +12,7 @@ use zerowire::rpc::{CallError, Service};
 use zerowire::Encode;
 
 use super::handlers::Answer;
-use super::{Driver, Pending};
+use super::Driver;
 use crate::peer::{Context, Counters, OutCall};
 use crate::runtime::{Runtime, Socket as _};
 
@@ -45,11 +45,7 @@ fn encode(value: &dyn Encode) -> Bytes {
 impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     /// Starts a call whose arguments do not fit in one frame: opens it and
     /// queues the encoded arguments for chunked sending.
-    pub(super) fn start_chunked(
-        &mut self,
-        mut c: OutCall,
-        now: proto::Instant,
-    ) -> Result<(), OutCall> {
+    pub(super) fn start_chunked(&mut self, c: OutCall, now: proto::Instant) -> Result<(), OutCall> {
         let Some(args) = c.call.args() else {
             return Ok(());
         };
@@ -65,17 +61,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         match self.conn.open(now, c.method, deadline) {
             Ok(id) => {
                 let body = encode(args);
-                Counters::add(&self.shared.counters.calls_sent, 1);
-                c.call.started();
-                self.tokens.insert(c.token, id);
-                self.calls.insert(
-                    id,
-                    Pending {
-                        token: c.token,
-                        method: c.method,
-                        call: c.call,
-                    },
-                );
+                self.track(c, id);
                 self.uploads.push_back(Upload {
                     channel: Channel::Out(id),
                     body,
@@ -96,10 +82,11 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     pub(super) fn answer_chunked(&mut self, call: IncomingCall, reply: &dyn Encode) {
         let len = reply.encoded_len() as u64;
         if len > self.peer_max_message {
-            let text = format!("len={len} max={}", self.peer_max_message);
+            let mut text = [0; 48];
+            let text = ErrorCode::message_too_large_text(len, self.peer_max_message, &mut text);
             let _ = self
                 .conn
-                .reply_error(call, ErrorCode::MessageTooLarge, &text);
+                .reply_error(call, ErrorCode::MessageTooLarge, text);
             return;
         }
         self.uploads.push_back(Upload {

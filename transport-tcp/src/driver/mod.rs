@@ -64,6 +64,20 @@ impl Clock {
     }
 }
 
+/// The driver's fields [`dispatch`] needs, borrowed one by one: the event
+/// being handled still borrows the connection.
+macro_rules! parts {
+    ($driver:expr) => {
+        Parts {
+            rt: &$driver.rt,
+            shared: &$driver.shared,
+            service: &$driver.service,
+            cx: $driver.cx.as_ref(),
+            done_tx: &$driver.done_tx,
+        }
+    };
+}
+
 /// What [`dispatch`] needs of the driver (borrowed apart from the
 /// connection, whose receive buffer holds the arguments).
 struct Parts<'a, R: Runtime, S: Service<Context>> {
@@ -413,13 +427,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                     self.open_pending = true;
                 }
                 Event::Call { call, method, body } => {
-                    let parts = Parts {
-                        rt: &self.rt,
-                        shared: &self.shared,
-                        service: &self.service,
-                        cx: self.cx.as_ref(),
-                        done_tx: &self.done_tx,
-                    };
+                    let parts = parts!(self);
                     let served = dispatch(parts, call, method, body);
                     self.after_dispatch(call, served);
                 }
@@ -433,7 +441,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         // The arguments of a call opened with DATA.
                         (Channel::In(call), Some(body)) => {
                             if let Some(method) = self.take_method(channel) {
-                                let served = dispatch(self.parts(), call, method, &body);
+                                let served = dispatch(parts!(self), call, method, &body);
                                 self.after_dispatch(call, served);
                             }
                         }
@@ -505,16 +513,6 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
     /// connection, only, until it returns); an async one is polled once
     /// here (most finish at once) and moves to a task of its own if it
     /// waits.
-    fn parts(&self) -> Parts<'_, R, S> {
-        Parts {
-            rt: &self.rt,
-            shared: &self.shared,
-            service: &self.service,
-            cx: self.cx.as_ref(),
-            done_tx: &self.done_tx,
-        }
-    }
-
     fn after_dispatch(&mut self, call: IncomingCall, served: Served<S::Reply, R::Task>) {
         match served {
             Served::Answer(answer) => self.replies.push_back(Done { call, answer }),

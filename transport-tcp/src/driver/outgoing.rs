@@ -2,7 +2,7 @@
 //! started at once, or queued while the peer's `max_calls` are in use or the
 //! send buffer is above its high-water mark.
 
-use zerowire::proto::{self, CloseReason, ReplyError, StartError};
+use zerowire::proto::{self, CallId, CloseReason, ReplyError, StartError};
 use zerowire::rpc::{CallError, ErrorText, Service};
 
 use super::handlers::{Answer, Done};
@@ -55,25 +55,31 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         }
     }
 
+    /// Records a started call (its arguments are queued): its reply goes to
+    /// `c`'s caller, its token can cancel it.
+    pub(super) fn track(&mut self, mut c: OutCall, id: CallId) {
+        Counters::add(&self.shared.counters.calls_sent, 1);
+        c.call.started();
+        self.tokens.insert(c.token, id);
+        self.calls.insert(
+            id,
+            Pending {
+                token: c.token,
+                method: c.method,
+                call: c.call,
+            },
+        );
+    }
+
     /// Starts `c`, or gives it back if it must wait (`Busy`, `Backpressure`).
-    fn try_start(&mut self, mut c: OutCall, now: proto::Instant) -> Result<(), OutCall> {
+    fn try_start(&mut self, c: OutCall, now: proto::Instant) -> Result<(), OutCall> {
         let Some(args) = c.call.args() else {
             return Ok(());
         };
         let deadline = c.deadline.map(|d| self.clock.at(d));
         match self.conn.call(now, c.method, args, deadline) {
             Ok(id) => {
-                Counters::add(&self.shared.counters.calls_sent, 1);
-                c.call.started();
-                self.tokens.insert(c.token, id);
-                self.calls.insert(
-                    id,
-                    Pending {
-                        token: c.token,
-                        method: c.method,
-                        call: c.call,
-                    },
-                );
+                self.track(c, id);
                 Ok(())
             }
             Err(StartError::Busy) => Err(c),
