@@ -83,19 +83,124 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// The owned buffer that the input of a [`Reader`] lies in, if any:
+/// `bytes::Bytes` values decoded through that reader share it instead of
+/// copying (see [`Reader::sharing`]). Empty without the `bytes` feature.
+///
+/// It is part of the reader, not global state, so it is scoped to one decode
+/// by construction: nested and reentrant decodes each have their own, and a
+/// panic leaves nothing behind.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Backing<'a> {
+    #[cfg(feature = "bytes")]
+    buf: Option<&'a bytes::Bytes>,
+    #[cfg(not(feature = "bytes"))]
+    _none: core::marker::PhantomData<&'a ()>,
+}
+
+#[cfg(feature = "bytes")]
+impl<'a> Backing<'a> {
+    /// Byte strings inside `buf` share it.
+    #[inline]
+    pub(crate) fn new(buf: &'a bytes::Bytes) -> Self {
+        Self { buf: Some(buf) }
+    }
+
+    /// The buffer, if there is one.
+    #[inline]
+    pub(crate) fn get(self) -> Option<&'a bytes::Bytes> {
+        self.buf
+    }
+
+    /// Where `part` lies in the buffer, when it lies wholly inside it.
+    #[inline]
+    fn range_of(self, part: &[u8]) -> Option<(&'a bytes::Bytes, core::ops::Range<usize>)> {
+        let buf = self.buf?;
+        let start = part.as_ptr().addr().checked_sub(buf.as_ptr().addr())?;
+        let end = start.checked_add(part.len())?;
+        (end <= buf.len()).then_some((buf, start..end))
+    }
+
+    /// Whether [`share`](Self::share) would share `part`.
+    #[inline]
+    pub(crate) fn holds(self, part: &[u8]) -> bool {
+        self.range_of(part).is_some()
+    }
+
+    /// `part` as a `Bytes` sharing the buffer, when `part` lies wholly inside
+    /// it (checked here: a slice from anywhere else gives `None`).
+    #[inline]
+    pub(crate) fn share(self, part: &[u8]) -> Option<bytes::Bytes> {
+        // `range` is within `buf` (checked above), so `slice` cannot panic.
+        self.range_of(part).map(|(buf, range)| buf.slice(range))
+    }
+}
+
+impl core::fmt::Debug for Backing<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The buffer's length, not its contents (it can be a whole message).
+        #[cfg(feature = "bytes")]
+        if let Some(buf) = self.buf {
+            return write!(f, "Bytes({} bytes)", buf.len());
+        }
+        f.write_str("None")
+    }
+}
+
 /// A read cursor over an input body that knows each byte's offset, for
 /// error reports.
 #[derive(Clone, Debug)]
 pub struct Reader<'a> {
     rest: &'a [u8],
     pos: usize,
+    backing: Backing<'a>,
 }
 
 impl<'a> Reader<'a> {
     /// A cursor at offset 0 of `buf`.
     #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { rest: buf, pos: 0 }
+        Self::with_backing(buf, Backing::default())
+    }
+
+    /// A cursor at offset 0 of `buf` whose `bytes::Bytes` values share `buf`
+    /// instead of copying out of it (what
+    /// [`decode_shared`](crate::wire::decode_shared) decodes with).
+    ///
+    /// A hand-written [`Wire`](crate::Wire) implementation can do the same
+    /// for its own byte-string type with [`backing`](Self::backing).
+    #[cfg(feature = "bytes")]
+    #[inline]
+    pub fn sharing(buf: &'a bytes::Bytes) -> Self {
+        Self::with_backing(buf, Backing::new(buf))
+    }
+
+    /// The buffer given to [`sharing`](Self::sharing), if this cursor (or the
+    /// one whose sequence it walks) was made by it; every slice this cursor
+    /// returns then lies inside it, and `Bytes::slice_ref` turns one into a
+    /// `Bytes` without a copy.
+    #[cfg(feature = "bytes")]
+    #[inline]
+    pub fn backing(&self) -> Option<&'a bytes::Bytes> {
+        self.backing.get()
+    }
+
+    /// A cursor at offset 0 of `buf`, a part of `backing`'s buffer (a
+    /// sequence's items).
+    #[inline]
+    pub(crate) fn with_backing(buf: &'a [u8], backing: Backing<'a>) -> Self {
+        Self {
+            rest: buf,
+            pos: 0,
+            backing,
+        }
+    }
+
+    /// The buffer the input lies in, to hand to views that outlive the
+    /// cursor (sequences, byte strings).
+    #[inline]
+    pub(crate) fn backing_buf(&self) -> Backing<'a> {
+        self.backing
     }
 
     /// The offset of the next byte from the start of the input.

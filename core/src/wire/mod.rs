@@ -21,6 +21,8 @@ mod error;
 mod fingerprint;
 #[cfg(feature = "heapless")]
 mod heapless_impls;
+#[cfg(feature = "alloc")]
+mod owned;
 mod prim;
 mod seq;
 mod text;
@@ -32,6 +34,12 @@ pub mod varint;
 pub use cursor::{Reader, Writer};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use fingerprint::Fingerprint;
+#[cfg(feature = "alloc")]
+pub use owned::decode_owned;
+#[cfg(feature = "bytes")]
+pub use owned::decode_shared;
+#[cfg(feature = "bytes")]
+pub use seq::BytesView;
 pub use seq::{Seq, SeqIter};
 pub use tuple::{Tuple1, Tuple2, Tuple3, Tuple4, Tuple5, Tuple6, Tuple7, Tuple8};
 
@@ -165,14 +173,14 @@ pub trait Wire {
     /// Never panics, never allocates, and rejects trailing bytes.
     #[inline]
     fn decode_view(bytes: &[u8]) -> Result<Self::View<'_>, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let fixed = r.fixed::<Self::Fixed>()?;
-        let tail = Self::decode_tail(fixed, 0, &mut r)?;
-        r.finish()?;
-        Ok(Self::view(fixed, tail))
+        view_whole::<Self>(Reader::new(bytes))
     }
 
     /// Validates a whole body and converts it into an owned value.
+    ///
+    /// Heap-backed values are copied out of `bytes`; to decode from an owned
+    /// buffer whose `bytes::Bytes` values are shared rather than copied, see
+    /// `zerowire::wire::decode_owned` (feature `alloc`).
     #[inline]
     fn decode<'a>(bytes: &'a [u8]) -> Result<Self, DecodeError>
     where
@@ -222,6 +230,15 @@ pub trait FromView<'de>: Wire + Sized {
     fn extend_vec(out: &mut alloc::vec::Vec<Self>, items: Seq<'de, Self>) {
         out.extend(items.iter().map(Self::from_view));
     }
+}
+
+/// Validates the whole input of `r` as a `T` body and returns its view.
+#[inline]
+pub(crate) fn view_whole<T: Wire + ?Sized>(mut r: Reader<'_>) -> Result<T::View<'_>, DecodeError> {
+    let fixed = r.fixed::<T::Fixed>()?;
+    let tail = T::decode_tail(fixed, 0, &mut r)?;
+    r.finish()?;
+    Ok(T::view(fixed, tail))
 }
 
 /// Views a fixed block that was already checked, for a type without a tail

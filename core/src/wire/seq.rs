@@ -7,6 +7,7 @@
 
 use core::marker::PhantomData;
 
+use super::cursor::Backing;
 use super::error::{DecodeError, DecodeErrorKind};
 use super::{varint, Fingerprint, FromView, Reader, Wire, Writer};
 use zerocopy::FromBytes;
@@ -25,6 +26,8 @@ pub trait Scalar: Wire {}
 pub struct Seq<'a, T: ?Sized> {
     bytes: &'a [u8],
     len: usize,
+    /// The buffer `bytes` lies in, for items' `bytes::Bytes` values.
+    backing: Backing<'a>,
     _item: PhantomData<fn() -> T>,
 }
 
@@ -79,7 +82,7 @@ impl<'a, T: Wire> Seq<'a, T> {
     #[inline]
     pub fn iter(&self) -> SeqIter<'a, T> {
         SeqIter {
-            r: Reader::new(self.bytes),
+            r: Reader::with_backing(self.bytes, self.backing),
             left: self.len,
             _item: PhantomData,
         }
@@ -155,6 +158,7 @@ pub(crate) fn decode_seq<'a, T: Wire>(
     };
     let start = r.rest();
     let at = r.pos();
+    let backing = r.backing_buf();
     if !T::HAS_TAIL {
         let size = count
             .checked_mul(T::FIXED_LEN)
@@ -173,6 +177,7 @@ pub(crate) fn decode_seq<'a, T: Wire>(
         return Ok(Seq {
             bytes,
             len: count,
+            backing,
             _item: PhantomData,
         });
     }
@@ -198,6 +203,7 @@ pub(crate) fn decode_seq<'a, T: Wire>(
     Ok(Seq {
         bytes,
         len: count,
+        backing,
         _item: PhantomData,
     })
 }
@@ -327,12 +333,14 @@ impl<'de: 'b, 'b> FromView<'de> for &'b [u8] {
     }
 }
 
-/// `bytes::Bytes`: encoded like `&[u8]`.
+/// `bytes::Bytes`: encoded like `&[u8]`; views as a [`BytesView`], which
+/// shares the input instead of copying it when the input is itself a `Bytes`
+/// ([`decode_owned`](super::decode_owned), [`decode_shared`](super::decode_shared)).
 #[cfg(feature = "bytes")]
 impl Wire for bytes::Bytes {
     type Fixed = [u8; 0];
-    type Tail<'a> = &'a [u8];
-    type View<'a> = &'a [u8];
+    type Tail<'a> = BytesView<'a>;
+    type View<'a> = BytesView<'a>;
     const HAS_TAIL: bool = true;
     const CHECKS_FIXED: bool = false;
     const MIN_LEN: usize = 1;
@@ -355,21 +363,151 @@ impl Wire for bytes::Bytes {
         _: &'a [u8; 0],
         _: usize,
         r: &mut Reader<'a>,
-    ) -> Result<&'a [u8], DecodeError> {
-        r.bytes()
+    ) -> Result<BytesView<'a>, DecodeError> {
+        let bytes = r.bytes()?;
+        Ok(BytesView {
+            bytes,
+            backing: r.backing_buf(),
+        })
     }
     #[inline]
-    fn view<'a>(_: &'a [u8; 0], tail: &'a [u8]) -> &'a [u8] {
+    fn view<'a>(_: &'a [u8; 0], tail: BytesView<'a>) -> BytesView<'a> {
         tail
     }
 }
 
+/// Shares the input buffer when the view has one (see [`BytesView`]), and
+/// copies otherwise.
 #[cfg(feature = "bytes")]
-impl FromView<'_> for bytes::Bytes {
+impl<'de> FromView<'de> for bytes::Bytes {
     #[inline]
-    fn from_view(view: &[u8]) -> Self {
-        bytes::Bytes::copy_from_slice(view)
+    fn from_view(view: BytesView<'de>) -> Self {
+        view.to_bytes()
     }
+}
+
+/// The view of a `bytes::Bytes` value: its bytes, borrowed from the input,
+/// and the owned buffer the input lies in when there is one.
+///
+/// It dereferences to `[u8]` and compares equal to byte slices, arrays,
+/// `Vec<u8>` and `Bytes`. Converting it into a `Bytes`
+/// ([`to_bytes`](Self::to_bytes), and so [`FromView`]) shares that buffer
+/// (a reference count, no copy) when the body was decoded by
+/// [`decode_owned`](super::decode_owned), [`decode_shared`](super::decode_shared)
+/// or a [`Reader::sharing`]; after [`Wire::decode`] or
+/// [`Wire::decode_view`] of a plain `&[u8]` it copies.
+#[cfg(feature = "bytes")]
+#[derive(Clone, Copy)]
+pub struct BytesView<'a> {
+    bytes: &'a [u8],
+    backing: Backing<'a>,
+}
+
+#[cfg(feature = "bytes")]
+impl<'a> BytesView<'a> {
+    /// The bytes, borrowed from the input.
+    #[inline]
+    pub fn as_slice(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The bytes as an owned `Bytes`: a slice of the input's buffer when
+    /// [`is_shared`](Self::is_shared), a copy otherwise.
+    #[inline]
+    pub fn to_bytes(&self) -> bytes::Bytes {
+        self.backing
+            .share(self.bytes)
+            .unwrap_or_else(|| bytes::Bytes::copy_from_slice(self.bytes))
+    }
+
+    /// Whether [`to_bytes`](Self::to_bytes) shares the input's buffer
+    /// rather than copying.
+    #[inline]
+    pub fn is_shared(&self) -> bool {
+        self.backing.holds(self.bytes)
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl core::ops::Deref for BytesView<'_> {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl AsRef<[u8]> for BytesView<'_> {
+    #[inline]
+    fn as_ref(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl<'a> From<BytesView<'a>> for &'a [u8] {
+    #[inline]
+    fn from(view: BytesView<'a>) -> Self {
+        view.bytes
+    }
+}
+
+/// Formats like the `&[u8]` it views.
+#[cfg(feature = "bytes")]
+impl core::fmt::Debug for BytesView<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self.bytes, f)
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl core::hash::Hash for BytesView<'_> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl PartialEq for BytesView<'_> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl Eq for BytesView<'_> {}
+
+/// `BytesView == other` and `other == BytesView`, comparing bytes.
+macro_rules! bytes_view_eq {
+    ($($(#[$m:meta])* [$($g:tt)*] $other:ty;)*) => {$(
+        $(#[$m])*
+        #[cfg(feature = "bytes")]
+        impl<$($g)*> PartialEq<$other> for BytesView<'_> {
+            #[inline]
+            fn eq(&self, other: &$other) -> bool {
+                self.bytes == AsRef::<[u8]>::as_ref(other)
+            }
+        }
+        $(#[$m])*
+        #[cfg(feature = "bytes")]
+        impl<$($g)*> PartialEq<BytesView<'_>> for $other {
+            #[inline]
+            fn eq(&self, other: &BytesView<'_>) -> bool {
+                AsRef::<[u8]>::as_ref(self) == other.bytes
+            }
+        }
+    )*};
+}
+
+bytes_view_eq! {
+    [] [u8];
+    ['b] &'b [u8];
+    [const N: usize] [u8; N];
+    ['b, const N: usize] &'b [u8; N];
+    [] alloc::vec::Vec<u8>;
+    [] bytes::Bytes;
 }
 
 /// `false`, and a compile-time error when `T` has a tail: array items must
