@@ -192,26 +192,72 @@ fn a_served_call_ended_for_an_oversize_item_is_reported() {
     );
 }
 
-/// Laxity: the receiver accepts TOTAL on a middle chunk, and a last chunk
-/// whose TOTAL differs from the first's. The format says middle chunks
-/// carry none and the last repeats the first's.
+/// `a` (the caller) receives the GOAWAY `b` queued when it closed.
+fn told_why(b: &mut Conn, a: &mut Conn) {
+    pump(b, a);
+    let seen = events(a);
+    assert!(
+        seen.iter()
+            .any(|e| e == &format!("{:?}", Event::Closed(CloseReason::PeerError(14)))),
+        "the peer was not told: {seen:?}"
+    );
+}
+
+/// Was a laxity: the receiver accepted TOTAL on a middle chunk, and a last
+/// chunk whose TOTAL differs from the first's. The format says middle
+/// chunks carry none and the last repeats the first's: either breaks a
+/// rule of 4.5, so the connection closes (`ProtocolViolation`) after
+/// telling the peer why (GOAWAY 14).
 #[test]
-#[ignore = "core laxity: TOTAL on middle chunks and a different last TOTAL are accepted"]
 fn chunk_totals_are_checked() {
+    // (flags, TOTAL, payload) of the second chunk of a 300-byte message.
+    let cases = [
+        // The last chunk announces another length.
+        (DataFlags::FIN_MSG, Some(999), 200),
+        (DataFlags::FIN_MSG, Some(200), 200),
+        // A middle chunk carries TOTAL, even the right one.
+        (DataFlags::default(), Some(300), 100),
+        (DataFlags::default(), Some(999), 100),
+    ];
+    for (flags, total, len) in cases {
+        let (mut a, mut b) = pair();
+        let call = a.open(now(), &UPLOAD, None).unwrap();
+        a.send_chunk(Channel::Out(call), Some(300), &[1; 100], false)
+            .unwrap();
+        pump(&mut a, &mut b);
+        events(&mut b);
+        let mut raw = vec![0u8; 64];
+        let n = encode_data_header(&mut raw, flags, call.wire_id(), None, total, len).unwrap();
+        let mut bytes = raw[..n].to_vec();
+        bytes.extend(vec![3u8; len]);
+        b.handle_input(now(), &bytes);
+        let seen = events(&mut b);
+        assert!(!seen.iter().any(|e| e.starts_with("Data")), "{seen:?}");
+        assert_eq!(b.close_reason(), Some(CloseReason::ProtocolViolation));
+        told_why(&mut b, &mut a);
+    }
+    // The same on a reply stream: the caller closes.
     let (mut a, mut b) = pair();
-    let call = a.open(now(), &UPLOAD, None).unwrap();
-    a.send_chunk(Channel::Out(call), Some(300), &[1; 100], false)
+    let (call, incoming) = opened(&mut a, &mut b, true);
+    b.send_chunk(Channel::In(incoming), Some(300), &[1; 100], false)
         .unwrap();
-    pump(&mut a, &mut b);
-    events(&mut b);
-    let id = call.wire_id();
+    pump(&mut b, &mut a);
+    events(&mut a);
     let mut raw = vec![0u8; 64];
-    let n = encode_data_header(&mut raw, DataFlags::FIN_MSG, id, None, Some(999), 200).unwrap();
+    let n = encode_data_header(
+        &mut raw,
+        DataFlags::REPLY,
+        call.wire_id(),
+        None,
+        Some(250),
+        200,
+    )
+    .unwrap();
     let mut bytes = raw[..n].to_vec();
     bytes.extend([3u8; 200]);
-    b.handle_input(now(), &bytes);
-    events(&mut b);
-    assert_eq!(b.close_reason(), Some(CloseReason::ProtocolViolation));
+    a.handle_input(now(), &bytes);
+    events(&mut a);
+    assert_eq!(a.close_reason(), Some(CloseReason::ProtocolViolation));
 }
 
 /// Laxity: a CALL is a whole single-message request, but DATA items the

@@ -1234,7 +1234,7 @@ where
             return None;
         };
         if out.state == OutState::Waiting
-            && out.flow.recv_left.is_some()
+            && out.flow.recv_left > 0
             && !flags.contains(DataFlags::ERROR)
         {
             // A whole message while a chunked one is in progress (an error

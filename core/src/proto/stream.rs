@@ -69,22 +69,29 @@ fn accept(
     // (starts a message, bytes left in it after this frame, a message at all)
     let (first, left, message) = match (flow.recv_left, head.total_len) {
         // The last chunk repeats the total; the middle ones carry none.
-        (Some(l), _) => (
-            false,
-            u64::from(l).checked_sub(p).ok_or(Refusal::Violation)?,
-            true,
-        ),
-        (None, Some(t)) => {
+        (l @ 1.., t) => {
+            if t != fin_msg.then_some(u64::from(flow.recv_total)) {
+                return Err(Refusal::Violation);
+            }
+            (
+                false,
+                u64::from(l).checked_sub(p).ok_or(Refusal::Violation)?,
+                true,
+            )
+        }
+        (0, Some(t)) => {
             if t > u64::from(max_message) {
                 return Err(Refusal::TooLarge(t));
             }
+            // Below `max_message`, so it fits.
+            flow.recv_total = u32::try_from(t).map_err(|_| Refusal::Violation)?;
             (true, t.checked_sub(p).ok_or(Refusal::Violation)?, true)
         }
         // A whole message in the frame that opens the call.
-        (None, None) if opens && fin_msg => (true, 0, true),
+        (0, None) if opens && fin_msg => (true, 0, true),
         // End of stream, no message.
-        (None, None) if !opens && p == 0 && !fin_msg && fin_stream => (false, 0, false),
-        (None, None) => return Err(Refusal::Violation),
+        (0, None) if !opens && p == 0 && !fin_msg && fin_stream => (false, 0, false),
+        (0, None) => return Err(Refusal::Violation),
     };
     let completes = message && left == 0;
     if fin_msg != completes || (fin_stream && message && !completes) {
@@ -96,11 +103,7 @@ fn accept(
         .checked_sub(p32)
         .ok_or(Refusal::Violation)?;
     flow.unconsumed = flow.unconsumed.saturating_add(p32);
-    flow.recv_left = if completes || !message {
-        None
-    } else {
-        Some(u32::try_from(left).map_err(|_| Refusal::Violation)?)
-    };
+    flow.recv_left = u32::try_from(left).map_err(|_| Refusal::Violation)?;
     flow.recv_done = fin_stream;
     Ok(first)
 }
@@ -876,7 +879,7 @@ where
                 return None;
             }
             s.flow.recv_done = true;
-            s.flow.recv_left = None;
+            s.flow.recv_left = 0;
             let (code, message) = match ErrorBody::decode(payload) {
                 Ok(e) => (ErrorCode::from_u16(e.code), e.message),
                 Err(_) => (ErrorCode::Internal, "malformed error"),
@@ -888,7 +891,7 @@ where
             });
         }
         let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-        if s.flow.recv_done || s.flow.recv_left.is_some() || len > s.flow.recv_allowed {
+        if s.flow.recv_done || s.flow.recv_left > 0 || len > s.flow.recv_allowed {
             self.fail(CloseReason::ProtocolViolation);
             return None;
         }
@@ -932,7 +935,7 @@ where
             OutState::Expired | OutState::Abandoned => None,
             OutState::Waiting => {
                 let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-                if out.flow.recv_left.is_some() || len > out.flow.recv_allowed {
+                if out.flow.recv_left > 0 || len > out.flow.recv_allowed {
                     self.fail(CloseReason::ProtocolViolation);
                     return None;
                 }

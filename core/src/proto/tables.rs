@@ -32,8 +32,11 @@ pub(crate) struct Flow {
     pub(crate) unconsumed: u32,
     /// Bytes consumed and not yet granted back with CREDIT.
     pub(crate) grant: u32,
-    /// Receiving: bytes left of a chunked message in progress.
-    pub(crate) recv_left: Option<u32>,
+    /// Receiving: bytes left of a chunked message in progress (0: none;
+    /// a message in progress always has bytes left), and its length, which
+    /// its last chunk must repeat.
+    pub(crate) recv_left: u32,
+    pub(crate) recv_total: u32,
     /// Sending: bytes left of a chunked message in progress, and its
     /// length (repeated in its last chunk).
     pub(crate) send_left: Option<u32>,
