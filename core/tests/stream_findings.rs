@@ -6,8 +6,8 @@
 
 use zerowire::frame::{encode_data, encode_data_header, DataFlags};
 use zerowire::proto::{
-    CallId, Channel, CloseReason, Config, Connection, ErrorCode, Event, IncomingCall, Instant,
-    MethodDesc, Role, VecTables,
+    CallId, Channel, CloseReason, Config, Connection, ErrorBody, ErrorCode, Event, IncomingCall,
+    Instant, MethodDesc, Role, VecTables,
 };
 
 const UPLOAD: MethodDesc = MethodDesc::new("Cam", "upload", 0x0b);
@@ -260,32 +260,63 @@ fn chunk_totals_are_checked() {
     assert_eq!(a.close_reason(), Some(CloseReason::ProtocolViolation));
 }
 
-/// Laxity: a CALL is a whole single-message request, but DATA items the
-/// caller sends afterwards on the same id reach the server as request
-/// stream data of a call it got as `Event::Call`.
+/// Was a laxity: a CALL is a whole single-message request, but DATA the
+/// caller sent afterwards on the same id reached the server as request
+/// stream data of a call it got as `Event::Call`. A CALL ends the request
+/// direction as FIN_STREAM does, so DATA after it (an item, a chunk, a
+/// bare FIN_STREAM, an abort) is "anything after FIN_STREAM": the
+/// connection closes (`ProtocolViolation`, GOAWAY 14). CANCEL stays
+/// allowed.
 #[test]
-#[ignore = "core laxity: DATA after a CALL is delivered as request-stream data"]
 fn data_after_a_call_is_not_delivered() {
+    let error = ErrorBody {
+        code: 7,
+        message: "x",
+    };
+    for kind in 0..4 {
+        let (mut a, mut b) = pair();
+        let call = a.call(now(), &UPLOAD, &1u32, None).unwrap();
+        pump(&mut a, &mut b);
+        assert!(events(&mut b).iter().any(|e| e.starts_with("Call")));
+        let id = call.wire_id();
+        let mut raw = vec![0u8; 64];
+        let n = match kind {
+            0 => encode_data(&mut raw, DataFlags::FIN_MSG, id, None, None, &7u32),
+            1 => encode_data(&mut raw, DataFlags::default(), id, None, Some(8), &7u32),
+            2 => encode_data_header(&mut raw, DataFlags::FIN_STREAM, id, None, None, 0),
+            _ => encode_data(
+                &mut raw,
+                DataFlags::REPLY.with(DataFlags::ERROR),
+                id,
+                None,
+                None,
+                &error,
+            ),
+        }
+        .unwrap();
+        b.handle_input(now(), &raw[..n]);
+        let seen = events(&mut b);
+        assert!(
+            !seen
+                .iter()
+                .any(|e| e.starts_with("Data") || e.starts_with("Aborted")),
+            "delivered: {seen:?}"
+        );
+        assert_eq!(b.close_reason(), Some(CloseReason::ProtocolViolation));
+        told_why(&mut b, &mut a);
+    }
+    // CANCEL after a CALL is still how the caller gives up.
     let (mut a, mut b) = pair();
     let call = a.call(now(), &UPLOAD, &1u32, None).unwrap();
     pump(&mut a, &mut b);
     events(&mut b);
-    let mut raw = vec![0u8; 64];
-    let n = encode_data(
-        &mut raw,
-        DataFlags::FIN_MSG,
-        call.wire_id(),
-        None,
-        None,
-        &7u32,
-    )
-    .unwrap();
-    b.handle_input(now(), &raw[..n]);
-    let seen = events(&mut b);
-    assert!(
-        !seen.iter().any(|e| e.starts_with("Data")),
-        "delivered: {seen:?}"
-    );
+    a.cancel(now(), call);
+    pump(&mut a, &mut b);
+    assert!(events(&mut b).iter().any(|e| e.starts_with("Cancelled")));
+    assert!(b.is_open());
+    pump(&mut b, &mut a);
+    events(&mut a);
+    assert_eq!(a.calls_in_flight(), 0);
 }
 
 /// Holds today: a bare FIN_STREAM is accepted as a reply stream's final

@@ -1141,13 +1141,16 @@ where
                 _ => None,
             };
         }
-        let (call, method) = self.admit(method, call_id)?;
+        // A CALL is the whole request: its direction ends with it, so DATA
+        // on the id afterwards breaks the rule as DATA after FIN_STREAM.
+        let (call, method) = self.admit(method, call_id, true)?;
         Some(Event::Call { call, method, body })
     }
 
     /// Takes a peer's call into the served table, or answers it with an
     /// error (unknown method, schema mismatch, closing, overloaded).
-    fn admit(&mut self, method: u8, call_id: u64) -> Option<(IncomingCall, u16)> {
+    /// `whole`: the request came in one CALL frame and nothing follows it.
+    fn admit(&mut self, method: u8, call_id: u64, whole: bool) -> Option<(IncomingCall, u16)> {
         let resolved = self.resolve(method);
         if self
             .tables
@@ -1195,6 +1198,7 @@ where
         in_slot.flow = super::tables::Flow {
             send_credit,
             recv_allowed,
+            recv_done: whole,
             ..Default::default()
         };
         let generation = in_slot.generation;

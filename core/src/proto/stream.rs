@@ -799,7 +799,7 @@ where
                     self.fail(CloseReason::ProtocolViolation);
                     return None;
                 };
-                let admitted = self.admit(method, head.call_id);
+                let admitted = self.admit(method, head.call_id, false);
                 if let Some((call, local)) = admitted {
                     event = Some(Event::Opened {
                         call,

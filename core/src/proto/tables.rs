@@ -41,7 +41,8 @@ pub(crate) struct Flow {
     /// length (repeated in its last chunk).
     pub(crate) send_left: Option<u32>,
     pub(crate) send_total: u32,
-    /// The peer ended its direction (FIN_STREAM received).
+    /// The peer ended its direction (FIN_STREAM received, or the call
+    /// came as a CALL frame: a whole request, nothing follows).
     pub(crate) recv_done: bool,
     /// This side ended its direction (FIN_STREAM sent).
     pub(crate) send_done: bool,
