@@ -4,10 +4,10 @@
 //! document open core bugs: run them with
 //! `cargo test -p zerowire --test stream_findings -- --ignored`.
 
-use zerowire::frame::{encode_data, encode_data_header, DataFlags};
+use zerowire::frame::{encode_data, encode_data_header, DataFlags, Frame};
 use zerowire::proto::{
     CallId, Channel, CloseReason, Config, Connection, ErrorBody, ErrorCode, Event, IncomingCall,
-    Instant, MethodDesc, Role, VecTables,
+    Instant, MethodDesc, ReplyError, Role, VecTables,
 };
 
 const UPLOAD: MethodDesc = MethodDesc::new("Cam", "upload", 0x0b);
@@ -161,34 +161,115 @@ fn reply_in_the_middle_of_a_chunked_reply_is_refused_or_accepted_consistently() 
     );
 }
 
-/// Bug: a request-stream item whose TOTAL exceeds `max_message` makes the
-/// core answer the caller (`MessageTooLarge`) and end the served call, but
-/// the serving application, which saw `Opened`, gets no event: its handler
-/// only learns from `Stale` on its next send.
+/// The raw first chunk of a message of `total` bytes on call `id`, with 10
+/// payload bytes.
+fn first_chunk(id: u64, method: Option<u64>, total: u64) -> Vec<u8> {
+    let mut raw = vec![0u8; 64];
+    let n =
+        encode_data_header(&mut raw, DataFlags::default(), id, method, Some(total), 10).unwrap();
+    raw.truncate(n);
+    raw.extend([0; 10]);
+    raw
+}
+
+/// The caller's failure for `call`, if it has one.
+fn failure_of(a: &mut Conn, call: CallId) -> Option<String> {
+    let mut failure = None;
+    while let Some(e) = a.poll_event() {
+        if let Event::Failed {
+            call: c,
+            failure: f,
+        } = e
+        {
+            assert_eq!(c, call);
+            failure = Some(format!("{f:?}"));
+        }
+    }
+    failure
+}
+
+/// Was a bug: a request-stream item whose TOTAL exceeds `max_message` makes
+/// the core answer the caller (`MessageTooLarge`) and end the served call,
+/// but the serving application, which saw `Opened`, got no event. Now it
+/// gets `Event::Cancelled(call)`: the call ended without its answer, the
+/// final frame is sent, a later reply is `Stale`.
 #[test]
-#[ignore = "core bug: a served call ended by MessageTooLarge is not reported to the server"]
 fn a_served_call_ended_for_an_oversize_item_is_reported() {
     let (mut a, mut b) = pair();
-    let (call, _) = opened(&mut a, &mut b, false);
+    let (call, incoming) = opened(&mut a, &mut b, false);
+    b.handle_input(now(), &first_chunk(call.wire_id(), None, 20_000));
+    let seen = events(&mut b);
+    assert_eq!(b.serving(), 0);
+    assert_eq!(seen, [format!("{:?}", Event::Cancelled(incoming))]);
+    assert_eq!(b.reply(incoming, &5u32), Err(ReplyError::Stale));
+    // The rest of the message is skipped.
     let mut raw = vec![0u8; 64];
     let n = encode_data_header(
         &mut raw,
         DataFlags::default(),
         call.wire_id(),
         None,
-        Some(20_000),
+        None,
         10,
     )
     .unwrap();
     raw.truncate(n);
     raw.extend([0; 10]);
     b.handle_input(now(), &raw);
-    let seen = events(&mut b);
-    assert_eq!(b.serving(), 0);
+    assert_eq!(events(&mut b), Vec::<String>::new());
+    assert!(b.is_open());
+    pump(&mut b, &mut a);
+    let failure = failure_of(&mut a, call).expect("the caller is answered");
     assert!(
-        seen.iter()
-            .any(|e| e.starts_with("Cancelled") || e.starts_with("Aborted")),
-        "the server saw nothing: {seen:?}"
+        failure.contains("MessageTooLarge") && failure.contains("len=20000 max=10000"),
+        "{failure}"
+    );
+    assert!(a.is_open());
+}
+
+/// A call refused in its opening frame (TOTAL above `max_message`) was
+/// never reported to the application: no `Opened`, and no `Cancelled`
+/// either.
+#[test]
+fn a_call_refused_in_its_opening_frame_is_not_reported() {
+    let (mut a, mut b) = pair();
+    let call = a.open(now(), &UPLOAD, None).unwrap();
+    // `a` declared the method (MTABLE) but sent nothing for the call.
+    pump(&mut a, &mut b);
+    events(&mut b);
+    b.handle_input(now(), &first_chunk(call.wire_id(), Some(0), 20_000));
+    assert_eq!(events(&mut b), Vec::<String>::new());
+    assert_eq!(b.serving(), 0);
+    pump(&mut b, &mut a);
+    let failure = failure_of(&mut a, call).expect("the caller is answered");
+    assert!(failure.contains("MessageTooLarge"), "{failure}");
+}
+
+/// When the send buffer cannot take the `MessageTooLarge` reply, the peer
+/// (which ignored this side's `max_message`) cannot be told about the call:
+/// the connection closes instead of leaving the call to hang.
+#[test]
+fn an_oversize_message_with_a_full_send_buffer_closes() {
+    let (mut a, mut b) = pair();
+    let (call, _) = opened(&mut a, &mut b, false);
+    // Fill `b`'s send buffer with PONGs it is never allowed to write.
+    let mut ping = [0u8; 16];
+    let n = Frame::Ping(&[1, 2, 3, 4, 5, 6, 7, 8])
+        .encode(&mut ping)
+        .unwrap();
+    let ping = &ping[..n];
+    for _ in 0..1000 {
+        b.handle_input(now(), ping);
+        events(&mut b);
+    }
+    assert!(b.is_open());
+    assert!(b.pending_send() > 8192 - 20, "{}", b.pending_send());
+    b.handle_input(now(), &first_chunk(call.wire_id(), None, 20_000));
+    let seen = events(&mut b);
+    assert_eq!(
+        b.close_reason(),
+        Some(CloseReason::ProtocolViolation),
+        "{seen:?}"
     );
 }
 

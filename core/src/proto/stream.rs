@@ -829,22 +829,34 @@ where
                         rc.announce = first;
                         rc.target = Some(Channel::In(call));
                     }
-                    Err(Refusal::TooLarge(len)) => {
-                        let mut text = [0u8; 48];
-                        let text = ErrorCode::message_too_large_text(
-                            len,
-                            u64::from(max_message),
-                            &mut text,
-                        );
-                        if self.send_error(call.id, ErrorCode::MessageTooLarge, text) {
-                            self.finish_incoming(call);
+                    Err(refusal) => {
+                        // Above `max_message`, the peer ignored this
+                        // side's limit: the call is answered and ends
+                        // here, and the rest of its frames are skipped. If
+                        // even the error reply does not fit, the peer
+                        // cannot be told: close, as for a broken rule.
+                        let answered = match refusal {
+                            Refusal::TooLarge(len) => {
+                                let mut text = [0u8; 48];
+                                let text = ErrorCode::message_too_large_text(
+                                    len,
+                                    u64::from(max_message),
+                                    &mut text,
+                                );
+                                self.send_error(call.id, ErrorCode::MessageTooLarge, text)
+                            }
+                            Refusal::Violation => false,
+                        };
+                        if !answered {
+                            self.fail(CloseReason::ProtocolViolation);
+                            return None;
                         }
-                        // The call was answered: no `Opened` for it.
-                        event = None;
-                    }
-                    Err(Refusal::Violation) => {
-                        self.fail(CloseReason::ProtocolViolation);
-                        return None;
+                        self.finish_incoming(call);
+                        // A call the application knows ends as if the
+                        // caller had cancelled it (the final frame is
+                        // sent); one refused in its opening frame was
+                        // never reported (no `Opened`).
+                        event = head.method.is_none().then_some(Event::Cancelled(call));
                     }
                 }
             }
