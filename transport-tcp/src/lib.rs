@@ -123,6 +123,8 @@ mod listener;
 mod peer;
 #[cfg(any(feature = "tokio", feature = "smol"))]
 mod runtime;
+#[cfg(any(feature = "tokio", feature = "smol"))]
+mod stream;
 
 #[cfg(feature = "smol")]
 pub mod smol;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use zerowire::proto::{CloseReason, MethodDesc};
-use zerowire::rpc::{BlockingCaller, CallError, CallOptions, Caller};
+use zerowire::rpc::{BlockingCaller, ByteStream, CallError, CallOptions, Caller, StreamCall};
 use zerowire::{Encode, FromView, Wire};
 
 use crate::runtime;
@@ -128,6 +128,9 @@ pub(crate) enum Command {
     Notify(OutNote),
     /// The caller gave up on call `token` (its future was dropped).
     Cancel(u64),
+    /// The application took one item of stream `token` (its bytes go back
+    /// to the sender's credit).
+    Took(u64),
     /// Start a graceful close.
     Close,
 }
@@ -139,6 +142,17 @@ pub(crate) struct OutCall {
     pub(crate) method: &'static MethodDesc,
     pub(crate) deadline: Option<Instant>,
     pub(crate) call: Box<dyn Outgoing>,
+    /// For a streaming method: the request stream and where the reply
+    /// stream's items go.
+    pub(crate) stream: Option<OutStream>,
+}
+
+/// The streams of a streaming call on its way to the driver.
+pub(crate) struct OutStream {
+    /// The encoded request stream (a method with a `Source` parameter).
+    pub(crate) input: Option<ByteStream>,
+    /// The reply stream's items.
+    pub(crate) items: mpsc::UnboundedSender<crate::stream::Item>,
 }
 
 /// A notification on its way to the driver.
@@ -188,6 +202,43 @@ where
     }
 }
 
+/// A streaming call's final result, kept encoded (the generated client
+/// decodes it).
+struct RawReply<A> {
+    args: Option<A>,
+    reply: oneshot::Sender<Result<Vec<u8>, CallError>>,
+}
+
+impl<A: Wire + Send> Outgoing for RawReply<A> {
+    fn args(&self) -> Option<&dyn Encode> {
+        self.args.as_ref().map(|a| a as &dyn Encode)
+    }
+
+    fn started(&mut self) {
+        self.args = None;
+    }
+
+    fn complete(self: Box<Self>, result: Result<&[u8], CallError>) {
+        let _ = self.reply.send(result.map(<[u8]>::to_vec));
+    }
+}
+
+/// Cancels a streaming call when its result future is dropped unfinished
+/// (also when it was never polled).
+struct CancelGuard {
+    shared: Arc<Shared>,
+    token: u64,
+    armed: bool,
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.shared.cmds.send(Command::Cancel(self.token));
+        }
+    }
+}
+
 /// Cancels a call whose future is dropped before its result arrived.
 struct CancelOnDrop<'a> {
     shared: &'a Shared,
@@ -228,6 +279,11 @@ impl Shared {
 
     /// Why the connection ended; `TransportClosed` if it is still open
     /// (a handle only asks once its driver is gone).
+    /// A fresh token for a call or a stream.
+    pub(crate) fn token(&self) -> u64 {
+        self.next_token.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub(crate) fn close_reason(&self) -> CloseReason {
         match *self.phase.borrow() {
             Phase::Closed(r) => r,
@@ -235,7 +291,7 @@ impl Shared {
         }
     }
 
-    fn send(&self, cmd: Command) -> Result<(), CallError> {
+    pub(crate) fn send(&self, cmd: Command) -> Result<(), CallError> {
         self.cmds
             .send(cmd)
             .map_err(|_| CallError::Disconnected(self.close_reason()))
@@ -350,6 +406,7 @@ impl Peer {
                 args: Some(args),
                 reply: tx,
             }),
+            stream: None,
         }))?;
         let mut guard = CancelOnDrop {
             shared,
@@ -447,6 +504,77 @@ impl Caller for Peer {
         A: Wire + Send + 'static,
     {
         self.clone().notify_inner(method, args)
+    }
+
+    /// The call starts at once; its request stream is pulled by the
+    /// connection's task as the callee's credit allows (so `input` runs
+    /// there: keep its `poll_next` short). The reply items wait in an
+    /// unbounded queue, bounded in practice by the credit this side grants:
+    /// an item's bytes are given back only when the application takes it.
+    fn call_streaming<A>(
+        &self,
+        method: &'static MethodDesc,
+        args: A,
+        input: Option<ByteStream>,
+        options: CallOptions,
+    ) -> StreamCall
+    where
+        A: Wire + Send + 'static,
+    {
+        let shared = &self.shared;
+        let (tx, rx) = oneshot::channel();
+        let (items_tx, items_rx) = mpsc::unbounded_channel();
+        let token = shared.token();
+        let deadline = options
+            .timeout
+            .or(shared.default_deadline)
+            .and_then(|t| Instant::now().checked_add(t));
+        let sent = shared.send(Command::Call(OutCall {
+            token,
+            method,
+            deadline,
+            call: Box::new(RawReply {
+                args: Some(args),
+                reply: tx,
+            }),
+            stream: Some(OutStream {
+                input,
+                items: items_tx,
+            }),
+        }));
+        if let Err(e) = sent {
+            return StreamCall::failed(e);
+        }
+        let guard = CancelGuard {
+            shared: shared.clone(),
+            token,
+            armed: true,
+        };
+        // Keeps the connection open while the call runs.
+        let peer = self.clone();
+        let result = async move {
+            // The whole guard moves in (not only the field assigned below),
+            // so dropping the future unpolled cancels too.
+            let mut guard = guard;
+            let shared = &*peer.shared;
+            let result = match deadline {
+                Some(at) => match shared.runtime.timeout_at(at, rx).await {
+                    Some(r) => r,
+                    None => return Err(CallError::DeadlineExceeded),
+                },
+                None => rx.await,
+            };
+            guard.armed = false;
+            result.unwrap_or_else(|_| Err(CallError::Disconnected(shared.close_reason())))
+        };
+        StreamCall {
+            items: Box::new(crate::stream::ItemSource::new(
+                items_rx,
+                shared.clone(),
+                token,
+            )),
+            result: Box::pin(result),
+        }
     }
 }
 

@@ -19,6 +19,26 @@ pub struct MethodDesc {
     pub id: u64,
     /// The signature's fingerprint.
     pub fingerprint: u64,
+    /// Which directions are streams (`#[service]` methods with a `Source`
+    /// or `Sink` parameter).
+    pub streams: StreamKind,
+}
+
+/// Which directions of a method carry a stream of messages besides the
+/// arguments and the result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct StreamKind {
+    /// The caller sends a request stream after the arguments.
+    pub request: bool,
+    /// The callee sends a reply stream before the result.
+    pub reply: bool,
+}
+
+impl StreamKind {
+    /// Whether either direction streams.
+    pub const fn any(self) -> bool {
+        self.request || self.reply
+    }
 }
 
 impl MethodDesc {
@@ -29,6 +49,25 @@ impl MethodDesc {
             name,
             id: method_id(service, name),
             fingerprint,
+            streams: StreamKind {
+                request: false,
+                reply: false,
+            },
+        }
+    }
+
+    /// The same method with stream directions `streams`; the kind is mixed
+    /// into the fingerprint, so a peer that defines the method without
+    /// (or with other) streams gets `SchemaMismatch`.
+    pub const fn with_streams(self, streams: StreamKind) -> Self {
+        Self {
+            fingerprint: Fingerprint::new("streams")
+                .u64(self.fingerprint)
+                .u64(streams.request as u64)
+                .u64(streams.reply as u64)
+                .finish(),
+            streams,
+            ..self
         }
     }
 }

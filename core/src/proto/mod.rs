@@ -13,7 +13,7 @@ mod time;
 
 pub use connection::{service_fingerprint, Connection, StaticConnection};
 pub use error::{CloseReason, ErrorBody, ErrorCode, Failure, SendError, StartError};
-pub use method::{method_id, signature_fingerprint, MethodDesc};
+pub use method::{method_id, signature_fingerprint, MethodDesc, StreamKind};
 #[cfg(feature = "alloc")]
 pub use tables::VecTables;
 pub use tables::{ArrayTables, InSlot, OutSlot, PeerMethod, Tables};

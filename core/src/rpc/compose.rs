@@ -11,7 +11,7 @@ use crate::wire::{Encode, EncodeError};
 /// `()` and for pairs of services: `Service` and `LocalService` differ only
 /// in `Send`.
 macro_rules! compose {
-    ($trait:ident, [$($send:tt)*], [$($cx_bound:tt)*]) => {
+    ($trait:ident, [$($send:tt)*], [$($cx_bound:tt)*], [$($pair_extra:tt)*]) => {
         /// A pure client serves nothing: every call to it is `UnknownMethod`.
         impl<Cx: ?Sized> $trait<Cx> for () {
             type Reply = ();
@@ -75,12 +75,61 @@ macro_rules! compose {
                     Some(m) => self.1.call_sync(cx, m, body).map(Either::Second),
                 }
             }
+
+            $($pair_extra)*
         }
     };
 }
 
-compose!(Service, [+ Send], [+ Sync]);
-compose!(LocalService, [], []);
+compose!(
+    Service,
+    [+ Send],
+    [+ Sync],
+    [
+        #[cfg(feature = "alloc")]
+        fn call_streaming<'a>(
+            &'a self,
+            cx: &'a Cx,
+            method: u16,
+            body: &'a [u8],
+            streams: super::Streams,
+        ) -> impl Future<Output = Result<Self::Reply, Refusal>> + Send + 'a {
+            streaming_pair(self, cx, method, body, streams)
+        }
+    ]
+);
+
+/// Streaming methods of a pair of services: `A`'s first, then `B`'s.
+#[cfg(feature = "alloc")]
+pub(super) fn streaming_pair<'a, Cx, A, B>(
+    pair: &'a (A, B),
+    cx: &'a Cx,
+    method: u16,
+    body: &'a [u8],
+    streams: super::Streams,
+) -> impl Future<Output = Result<Either<A::Reply, B::Reply>, Refusal>> + Send + 'a
+where
+    Cx: ?Sized + Sync,
+    A: Service<Cx>,
+    B: Service<Cx>,
+{
+    let first = u16::try_from(pair.0.method_count()).unwrap_or(u16::MAX);
+    async move {
+        match method.checked_sub(first) {
+            None => pair
+                .0
+                .call_streaming(cx, method, body, streams)
+                .await
+                .map(Either::First),
+            Some(m) => pair
+                .1
+                .call_streaming(cx, m, body, streams)
+                .await
+                .map(Either::Second),
+        }
+    }
+}
+compose!(LocalService, [], [], []);
 
 /// The reply of one of two services.
 #[derive(Debug)]

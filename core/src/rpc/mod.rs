@@ -12,9 +12,16 @@
 
 mod compose;
 mod error;
+#[cfg(feature = "alloc")]
+mod stream;
 
 pub use compose::Either;
 pub use error::{CallError, ErrorText};
+#[cfg(feature = "alloc")]
+pub use stream::{
+    encode_stream, BoxFuture, ByteStream, DecodeResult, Sink, SinkBackend, Source, SourceBackend,
+    Stream, StreamCall, Streaming, Streams,
+};
 
 use core::future::Future;
 use core::time::Duration;
@@ -54,6 +61,30 @@ pub trait Caller: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), CallError>> + Send
     where
         A: Wire + Send + 'static;
+
+    /// Starts a call of a streaming method (`method.streams`): sends `args`,
+    /// then the encoded items of `input` as the request stream (pulled as
+    /// the callee's credit allows), and returns the reply stream's items
+    /// and the encoded final result. The call starts at once, not when the
+    /// result is first polled.
+    ///
+    /// The default fails: the transport does not support streams.
+    #[cfg(feature = "alloc")]
+    fn call_streaming<A>(
+        &self,
+        method: &'static MethodDesc,
+        args: A,
+        input: Option<ByteStream>,
+        options: CallOptions,
+    ) -> StreamCall
+    where
+        A: Wire + Send + 'static,
+    {
+        let _ = (method, args, input, options);
+        StreamCall::failed(CallError::Internal(ErrorText::new(
+            "this transport does not support streaming methods",
+        )))
+    }
 }
 
 /// The transport side of a generated blocking client, for synchronous code
@@ -87,6 +118,9 @@ pub enum Refusal {
     /// The method has an async handler: use [`Service::call`]
     /// (from [`Service::call_sync`] only).
     NeedsExecutor,
+    /// The method streams: use `Service::call_streaming` (from
+    /// [`Service::call`] and [`Service::call_sync`]).
+    NeedsStreams,
 }
 
 /// A set of methods a connection serves, with handler futures that are
@@ -117,6 +151,21 @@ pub trait Service<Cx: ?Sized>: Send + Sync + 'static {
     /// Runs method `method` right here if its handler is a plain `fn`
     /// (no executor needed); [`Refusal::NeedsExecutor`] for async handlers.
     fn call_sync(&self, cx: &Cx, method: u16, body: &[u8]) -> Result<Self::Reply, Refusal>;
+
+    /// Runs streaming method `method` (its `MethodDesc::streams` is not
+    /// empty) with the transport's stream backends. The default refuses
+    /// (`UnknownMethod`): a service without streaming methods.
+    #[cfg(feature = "alloc")]
+    fn call_streaming<'a>(
+        &'a self,
+        cx: &'a Cx,
+        method: u16,
+        body: &'a [u8],
+        streams: Streams,
+    ) -> impl Future<Output = Result<Self::Reply, Refusal>> + Send + 'a {
+        let _ = (cx, method, body, streams);
+        core::future::ready(Err(Refusal::UnknownMethod))
+    }
 }
 
 /// [`Service`] without the `Send` bounds, for single-threaded executors and

@@ -61,6 +61,39 @@ fn args_tuple_ty(m: &Method) -> TokenStream {
     quote_spanned!(span=> (#(#tys,)*))
 }
 
+/// The handler's parameters after the context, as written (`name: Type`).
+fn handler_params(m: &Method) -> Vec<TokenStream> {
+    m.params
+        .iter()
+        .filter_map(|p| {
+            let ty = m
+                .args
+                .iter()
+                .find(|a| a.name == *p)
+                .map(|a| &a.ty)
+                .or_else(|| m.source.as_ref().filter(|s| s.name == *p).map(|s| &s.ty))
+                .or_else(|| m.sink.as_ref().filter(|s| s.name == *p).map(|s| &s.ty))?;
+            Some(quote!(#p: #ty))
+        })
+        .collect()
+}
+
+/// Whether a method has a request or reply stream.
+fn streams(m: &Method) -> bool {
+    m.source.is_some() || m.sink.is_some()
+}
+
+/// `(V, E)` of a method's result: `Result<V, E>`, or `(T, Infallible)`.
+fn value_error(m: &Method) -> (TokenStream, TokenStream) {
+    match &m.result {
+        Some((v, e)) => (quote!(#v), quote!(#e)),
+        None => {
+            let out = &m.output;
+            (quote!(#out), quote!(::core::convert::Infallible))
+        }
+    }
+}
+
 fn server_trait(def: &ServiceDef) -> TokenStream {
     let vis = &def.vis;
     let name = &def.name;
@@ -75,10 +108,7 @@ fn server_trait(def: &ServiceDef) -> TokenStream {
         let mattrs = &m.attrs;
         let output = &m.output;
         let cx = m.context.as_ref().map(|(n, ty)| quote!(#n: &#ty,));
-        let args = m.args.iter().map(|a| {
-            let (n, t) = (&a.name, &a.ty);
-            quote!(#n: #t)
-        });
+        let args = handler_params(m);
         if m.is_async {
             let send = if def.options.local { quote!() } else { quote!(+ ::core::marker::Send) };
             quote! {
@@ -109,6 +139,30 @@ fn method_table(def: &ServiceDef, names: &Names) -> TokenStream {
         let mname = m.name.to_string();
         let args = args_tuple_ty(m);
         let out = &m.output;
+        if streams(m) {
+            // The items' types are part of the signature.
+            let unit = quote!(());
+            let req = m.source.as_ref().map_or(unit.clone(), |s| {
+                let t = &s.item;
+                quote!(#t)
+            });
+            let rep = m.sink.as_ref().map_or(unit, |s| {
+                let t = &s.item;
+                quote!(#t)
+            });
+            let (request, reply) = (m.source.is_some(), m.sink.is_some());
+            return quote! {
+                ::zerowire::proto::MethodDesc::new(
+                    #service,
+                    #mname,
+                    ::zerowire::proto::signature_fingerprint(
+                        <#args as ::zerowire::Wire>::FINGERPRINT,
+                        <(#out, #req, #rep) as ::zerowire::Wire>::FINGERPRINT,
+                    ),
+                )
+                .with_streams(::zerowire::proto::StreamKind { request: #request, reply: #reply })
+            };
+        }
         quote! {
             ::zerowire::proto::MethodDesc::new(
                 #service,
@@ -134,9 +188,15 @@ fn arg_checks(def: &ServiceDef) -> TokenStream {
             let ty = &a.ty;
             quote_spanned!(ty.span()=> ::zerowire::__private::assert_wire::<#ty>();)
         });
+        let items = m.source.iter().chain(m.sink.iter()).map(|s| {
+            let ty = &s.item;
+            quote_spanned!(ty.span()=> ::zerowire::__private::assert_wire::<#ty>();)
+        });
         let out = &m.output;
         let ret = quote_spanned!(out.span()=> ::zerowire::__private::assert_wire::<#out>(););
-        args.chain(core::iter::once(ret)).collect::<Vec<_>>()
+        args.chain(items)
+            .chain(core::iter::once(ret))
+            .collect::<Vec<_>>()
     });
     quote! {
         const _: fn() = || {
@@ -204,6 +264,7 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
 
     let mut async_arms = Vec::new();
     let mut sync_arms = Vec::new();
+    let mut stream_arms = Vec::new();
     for (i, m) in def.methods.iter().enumerate() {
         let index = i as u16;
         let mname = &m.name;
@@ -216,6 +277,39 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
         let decode = quote! {
             let (#(#arg_names,)*) = #decode_call?;
         };
+        if streams(m) {
+            let refuse = quote! {
+                #index => ::core::result::Result::Err(::zerowire::rpc::Refusal::NeedsStreams),
+            };
+            async_arms.push(refuse.clone());
+            sync_arms.push(refuse);
+            let source = m.source.as_ref().map(|s| {
+                let n = &s.name;
+                quote! {
+                    let #n = ::zerowire::rpc::Source::new(
+                        __streams.source.take().ok_or(::zerowire::rpc::Refusal::NeedsStreams)?,
+                    );
+                }
+            });
+            let sink = m.sink.as_ref().map(|s| {
+                let n = &s.name;
+                quote! {
+                    let #n = ::zerowire::rpc::Sink::new(
+                        __streams.sink.take().ok_or(::zerowire::rpc::Refusal::NeedsStreams)?,
+                    );
+                }
+            });
+            let params = &m.params;
+            stream_arms.push(quote! {
+                #index => {
+                    #decode
+                    #source
+                    #sink
+                    ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#params),*).await))
+                }
+            });
+            continue;
+        }
         if m.is_async {
             async_arms.push(quote! {
                 #index => {
@@ -238,7 +332,33 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
         }
     }
 
+    let streaming_fn = if stream_arms.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            #[allow(unused_variables)]
+            fn call_streaming<'__a>(
+                &'__a self,
+                __cx: &'__a #cx_ty,
+                __method: u16,
+                __body: &'__a [u8],
+                mut __streams: ::zerowire::rpc::Streams,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<#reply, ::zerowire::rpc::Refusal>> + ::core::marker::Send + '__a {
+                async move {
+                    match __method {
+                        #(#stream_arms)*
+                        _ => ::core::result::Result::Err(::zerowire::rpc::Refusal::UnknownMethod),
+                    }
+                }
+            }
+        }
+    };
     let impl_for = |local: bool| {
+        let streaming = if local {
+            quote!()
+        } else {
+            streaming_fn.clone()
+        };
         let (trait_path, send, params) = if local {
             (
                 quote!(::zerowire::rpc::LocalService),
@@ -279,6 +399,8 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
                         }
                     }
                 }
+
+                #streaming
 
                 #[allow(unused_variables, unreachable_code)]
                 fn call_sync(
@@ -361,11 +483,84 @@ fn client_call(
     }
 }
 
+/// A streaming method of the async client: `Streaming` for a reply
+/// stream, the result for a request stream only.
+fn client_streaming(m: &Method, index: usize, table: &Ident) -> TokenStream {
+    let mname = &m.name;
+    let mattrs = m.attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let args_ty = args_tuple_ty(m);
+    let arg_names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
+    let mut params: Vec<TokenStream> = m
+        .args
+        .iter()
+        .map(|a| {
+            let (n, t) = (&a.name, &a.ty);
+            quote!(#n: #t)
+        })
+        .collect();
+    let input = match &m.source {
+        Some(s) => {
+            let (n, item) = (&s.name, &s.item);
+            params.push(quote!(#n: impl ::zerowire::rpc::Stream<Item = #item> + ::core::marker::Send + 'static));
+            quote!(::core::option::Option::Some(::zerowire::rpc::encode_stream(#n)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let out = &m.output;
+    let (v, e) = value_error(m);
+    let decode = match &m.result {
+        Some(_) => quote! {
+            |__b| match <#out as ::zerowire::Wire>::decode(&__b) {
+                ::core::result::Result::Ok(::core::result::Result::Ok(v)) => ::core::result::Result::Ok(v),
+                ::core::result::Result::Ok(::core::result::Result::Err(e)) => {
+                    ::core::result::Result::Err(::zerowire::rpc::CallError::Remote(e))
+                }
+                ::core::result::Result::Err(d) => {
+                    ::core::result::Result::Err(::zerowire::rpc::CallError::BadResponse(d))
+                }
+            }
+        },
+        None => quote! {
+            |__b| <#out as ::zerowire::Wire>::decode(&__b).map_err(::zerowire::rpc::CallError::BadResponse)
+        },
+    };
+    let start = quote! {
+        ::zerowire::rpc::Caller::call_streaming::<#args_ty>(
+            &self.caller,
+            &#table[#index],
+            (#(#arg_names,)*),
+            #input,
+            self.options,
+        )
+    };
+    match &m.sink {
+        Some(s) => {
+            let item = &s.item;
+            quote! {
+                #(#mattrs)*
+                pub fn #mname(&self, #(#params),*) -> ::zerowire::rpc::Streaming<#item, #v, #e> {
+                    ::zerowire::rpc::Streaming::new(#start, #decode)
+                }
+            }
+        }
+        None => quote! {
+            #(#mattrs)*
+            pub async fn #mname(&self, #(#params),*) -> ::core::result::Result<#v, ::zerowire::rpc::CallError<#e>> {
+                ::zerowire::rpc::Streaming::<(), #v, #e>::new(#start, #decode).result().await
+            }
+        },
+    }
+}
+
 fn client_methods(def: &ServiceDef, names: &Names, blocking: bool) -> Vec<TokenStream> {
     def.methods
         .iter()
         .enumerate()
+        .filter(|(_, m)| !(blocking && streams(m)))
         .map(|(i, m)| {
+            if streams(m) {
+                return client_streaming(m, i, &names.table);
+            }
             let mname = &m.name;
             let mattrs = m.attrs.iter().filter(|a| a.path().is_ident("doc"));
             let args = m.args.iter().map(|a| {
@@ -442,7 +637,8 @@ fn async_client(def: &ServiceDef, names: &Names) -> TokenStream {
 fn blocking_client(def: &ServiceDef, names: &Names) -> TokenStream {
     let doc = format!(
         "Calls a remote [`{}`] from synchronous code: each method blocks the current thread \
-         until the result arrives (do not use it on an async runtime's worker thread).",
+         until the result arrives (do not use it on an async runtime's worker thread). \
+         Streaming methods are on the async client only.",
         def.name
     );
     client_struct(

@@ -34,6 +34,15 @@ pub(crate) struct Arg {
     pub ty: Type,
 }
 
+/// A stream parameter: `name: Source<T>` (request stream) or
+/// `name: Sink<T>` (reply stream); `item` is `T`.
+pub(crate) struct StreamParam {
+    pub name: Ident,
+    /// The parameter's type as written.
+    pub ty: Type,
+    pub item: Type,
+}
+
 /// One method of the service.
 pub(crate) struct Method {
     pub name: Ident,
@@ -41,7 +50,15 @@ pub(crate) struct Method {
     pub is_async: bool,
     /// `cx: &Ctx`, if the handler wants the connection's context.
     pub context: Option<(Ident, Type)>,
+    /// The wire arguments (stream parameters excluded).
     pub args: Vec<Arg>,
+    /// The request stream parameter (`Source<T>`).
+    pub source: Option<StreamParam>,
+    /// The reply stream parameter (`Sink<T>`).
+    pub sink: Option<StreamParam>,
+    /// Every parameter after the context, in the written order (the
+    /// handler's signature).
+    pub params: Vec<Ident>,
     /// The declared output type (`()` when none).
     pub output: Type,
     /// `(T, E)` when the output is spelled `Result<T, E>`.
@@ -114,6 +131,18 @@ pub(crate) fn service(item: &ItemTrait, options: Options) -> syn::Result<Service
                 methods.push(m);
             }
             None => continue,
+        }
+    }
+    if options.local {
+        if let Some(m) = methods
+            .iter()
+            .find(|m| m.source.is_some() || m.sink.is_some())
+        {
+            errors.push(syn::Error::new_spanned(
+                &m.name,
+                "streaming methods need a `Send` service: remove `local` from `#[service]` \
+                 (stream handlers run on a multi-threaded transport)",
+            ));
         }
     }
     if methods.len() > 128 {
@@ -200,6 +229,9 @@ fn method(f: &syn::TraitItemFn, errors: &mut Errors) -> Option<Method> {
     }
     let mut context = None;
     let mut args = Vec::new();
+    let mut source: Option<StreamParam> = None;
+    let mut sink: Option<StreamParam> = None;
+    let mut params = Vec::new();
     for (i, input) in inputs.enumerate() {
         let FnArg::Typed(pt) = input else { continue };
         let name = match &*pt.pat {
@@ -234,6 +266,30 @@ fn method(f: &syn::TraitItemFn, errors: &mut Errors) -> Option<Method> {
             ));
             continue;
         }
+        params.push(name.clone());
+        if let Some((kind, item)) = stream_param(&pt.ty) {
+            let slot = if kind == "Source" {
+                &mut source
+            } else {
+                &mut sink
+            };
+            if slot.is_some() {
+                fail(syn::Error::new_spanned(
+                    &pt.ty,
+                    format!(
+                        "a method has at most one `{kind}<T>` parameter: send several kinds of \
+                         items as one `#[derive(Wire)]` enum"
+                    ),
+                ));
+                continue;
+            }
+            *slot = Some(StreamParam {
+                name,
+                ty: (*pt.ty).clone(),
+                item,
+            });
+            continue;
+        }
         args.push(Arg {
             name,
             ty: (*pt.ty).clone(),
@@ -256,6 +312,13 @@ fn method(f: &syn::TraitItemFn, errors: &mut Errors) -> Option<Method> {
         ));
     }
     let result = result_parts(&output);
+    if (source.is_some() || sink.is_some()) && sig.asyncness.is_none() {
+        fail(syn::Error::new(
+            sig.ident.span(),
+            "a streaming method (with a `Source` or `Sink` parameter) must be an `async fn`: \
+             its handler awaits the stream",
+        ));
+    }
     if !ok {
         return None;
     }
@@ -265,9 +328,39 @@ fn method(f: &syn::TraitItemFn, errors: &mut Errors) -> Option<Method> {
         is_async: sig.asyncness.is_some(),
         context,
         args,
+        source,
+        sink,
+        params,
         output,
         result,
     })
+}
+
+/// `Some(("Source" | "Sink", T))` for a parameter type `Source<T>` or
+/// `Sink<T>` (any path ending so, e.g. `zerowire::rpc::Sink<T>`).
+fn stream_param(ty: &Type) -> Option<(&'static str, Type)> {
+    let Type::Path(p) = ty else { return None };
+    if p.qself.is_some() {
+        return None;
+    }
+    let last = p.path.segments.last()?;
+    let kind = if last.ident == "Source" {
+        "Source"
+    } else if last.ident == "Sink" {
+        "Sink"
+    } else {
+        return None;
+    };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    if args.args.len() != 1 {
+        return None;
+    }
+    match args.args.first()? {
+        GenericArgument::Type(t) => Some((kind, t.clone())),
+        _ => None,
+    }
 }
 
 /// `Some((T, E))` for `Result<T, E>` spelled with two type arguments (any

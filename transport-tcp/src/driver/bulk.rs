@@ -21,6 +21,21 @@ pub(super) struct Upload {
     channel: Channel,
     body: Bytes,
     sent: usize,
+    /// The last chunk ends the channel's stream (arguments, a final
+    /// result); not for a stream item.
+    end: bool,
+}
+
+impl Upload {
+    /// A stream item too large for one frame.
+    pub(super) fn item(channel: Channel, body: Bytes) -> Self {
+        Self {
+            channel,
+            body,
+            sent: 0,
+            end: false,
+        }
+    }
 }
 
 /// A message being reassembled.
@@ -66,6 +81,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                     channel: Channel::Out(id),
                     body,
                     sent: 0,
+                    end: true,
                 });
                 Ok(())
             }
@@ -93,6 +109,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             channel: Channel::In(call),
             body: encode(reply),
             sent: 0,
+            end: true,
         });
     }
 
@@ -117,12 +134,18 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             }
             let total = (up.sent == 0).then_some(up.body.len() as u64);
             let last = up.sent + n == up.body.len();
-            match self.conn.send_chunk_spliced(up.channel, total, n, last) {
+            match self
+                .conn
+                .send_chunk_spliced(up.channel, total, n, last && up.end)
+            {
                 Ok(()) => {
                     self.splice = up.body.slice(up.sent..up.sent + n);
                     up.sent += n;
                     if !last {
                         self.uploads.push_back(up);
+                    } else if let Some(out) = self.streams_out.get_mut(&up.channel) {
+                        // The stream's next message may go.
+                        out.busy = false;
                     }
                 }
                 Err(SendError::Backpressure | SendError::NoCredit) => {
@@ -162,12 +185,18 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         });
         if data.first {
             // The core checked `total` against this side's `max_message`;
-            // zeroed pages cost nothing until written.
+            // zeroed pages cost nothing until written. A piece without a
+            // total is one frame's payload, bounded by `max_frame`.
             let total = usize::try_from(data.total.unwrap_or(0)).unwrap_or(0);
             entry.buf = vec![0; total];
             entry.filled = 0;
         }
         let end = entry.filled + data.bytes.len();
+        if entry.buf.len() < end {
+            // A message without an announced length (the opening frame
+            // of a stream): it grows piece by piece.
+            entry.buf.resize(end, 0);
+        }
         if let Some(dst) = entry.buf.get_mut(entry.filled..end) {
             dst.copy_from_slice(data.bytes);
             entry.filled = end;
@@ -213,7 +242,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 Counters::add(&c.reads, 1);
                 Counters::add(&c.bytes_read, k as u64);
                 self.conn.handle_direct(now, k);
-                self.conn.consumed(channel, k);
+                self.credit(channel, k);
                 Some(true)
             }
             std::task::Poll::Ready(Err(_)) => {

@@ -8,9 +8,9 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use zerowire::proto::{ErrorCode, IncomingCall};
-use zerowire::rpc::{Refusal, Service};
+use zerowire::rpc::{Refusal, Service, Streams};
 
 use crate::peer::Context;
 use crate::runtime::Runtime;
@@ -26,7 +26,9 @@ impl<R> Answer<R> {
         match result {
             Ok(r) => Self::Reply(r),
             Err(Refusal::BadRequest(e)) => Self::Error(ErrorCode::BadRequest, e.to_string()),
-            Err(Refusal::UnknownMethod) => Self::Error(ErrorCode::UnknownMethod, String::new()),
+            Err(Refusal::UnknownMethod | Refusal::NeedsStreams) => {
+                Self::Error(ErrorCode::UnknownMethod, String::new())
+            }
             Err(_) => Self::Error(ErrorCode::Internal, "the handler did not run".into()),
         }
     }
@@ -38,30 +40,32 @@ pub(super) struct Done<R> {
     pub(super) answer: Answer<R>,
 }
 
-/// Runs a peer call in a task of its own (plain `fn` handlers too, so a
-/// slow handler never stops the connection); its answer comes back as a
-/// [`Done`].
 /// Starts an async handler: polls it once in place and returns its answer
 /// if it finished; otherwise moves it to a task of its own, which sends the
 /// answer to the driver when it is done.
 pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
-    rt: &R,
-    service: &Arc<S>,
+    p: &super::Parts<'_, R, S>,
     cx: &Arc<Context>,
-    done: &mpsc::UnboundedSender<Done<S::Reply>>,
     call: IncomingCall,
     method: u16,
     body: &[u8],
+    streams: Option<Streams>,
 ) -> Result<Answer<S::Reply>, R::Task> {
-    let mut handler = Box::pin(run_call(service.clone(), cx.clone(), method, body.to_vec()));
+    let mut handler = Box::pin(run_call(
+        p.service.clone(),
+        cx.clone(),
+        method,
+        body.to_vec(),
+        streams,
+    ));
     // A waker that does nothing is enough for the first poll: if the
     // handler waits, the task it moves to polls it again with its own.
     let mut first = std::task::Context::from_waker(std::task::Waker::noop());
     match handler.as_mut().poll(&mut first) {
         Poll::Ready(answer) => Ok(answer),
         Poll::Pending => {
-            let done = done.clone();
-            Err(rt.spawn(async move {
+            let done = p.done_tx.clone();
+            Err(p.rt.spawn(async move {
                 let answer = handler.await;
                 let _ = done.send(Done { call, answer });
             }))
@@ -89,8 +93,15 @@ async fn run_call<S: Service<Context>>(
     cx: Arc<Context>,
     method: u16,
     body: Vec<u8>,
+    streams: Option<Streams>,
 ) -> Answer<S::Reply> {
-    match guarded(|| service.call(&cx, method, &body), None).await {
+    let result = match streams {
+        Some(streams) => {
+            guarded(|| service.call_streaming(&cx, method, &body, streams), None).await
+        }
+        None => guarded(|| service.call(&cx, method, &body), None).await,
+    };
+    match result {
         Ok(result) => Answer::from_result(result),
         Err(message) => Answer::Error(ErrorCode::Panicked, message),
     }

@@ -6,6 +6,7 @@
 mod bulk;
 mod handlers;
 mod outgoing;
+mod streams;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
@@ -82,7 +83,7 @@ macro_rules! parts {
 /// connection, whose receive buffer holds the arguments).
 struct Parts<'a, R: Runtime, S: Service<Context>> {
     rt: &'a R,
-    shared: &'a Shared,
+    shared: &'a Arc<Shared>,
     service: &'a Arc<S>,
     cx: Option<&'a Arc<Context>>,
     done_tx: &'a mpsc::UnboundedSender<Done<S::Reply>>,
@@ -97,20 +98,37 @@ fn dispatch<R: Runtime, S: Service<Context>>(
     call: IncomingCall,
     method: u16,
     body: &[u8],
-) -> Served<S::Reply, R::Task> {
+) -> Dispatched<S::Reply, R::Task> {
     Counters::add(&p.shared.counters.calls_served, 1);
     // The peer's HELLO always comes first, so the context exists.
     let Some(cx) = p.cx else {
-        return Served::NoContext;
+        return (Served::NoContext, None);
     };
-    match handlers::run_sync(&**p.service, cx, method, body) {
+    let kind = p
+        .service
+        .method(usize::from(method))
+        .map(|m| m.streams)
+        .unwrap_or_default();
+    if kind.any() {
+        let (backends, plumbing) = streams::plumbing(p.shared, kind);
+        let served = match serve_call(&p, cx, call, method, body, Some(backends)) {
+            Ok(answer) => Served::Answer(answer),
+            Err(task) => Served::Task(task),
+        };
+        return (served, Some(plumbing));
+    }
+    let served = match handlers::run_sync(&**p.service, cx, method, body) {
         Some(answer) => Served::Answer(answer),
-        None => match serve_call(p.rt, p.service, cx, p.done_tx, call, method, body) {
+        None => match serve_call(&p, cx, call, method, body, None) {
             Ok(answer) => Served::Answer(answer),
             Err(task) => Served::Task(task),
         },
-    }
+    };
+    (served, None)
 }
+
+/// What [`dispatch`] did, and the streams of a streaming method.
+type Dispatched<A, T> = (Served<A, T>, Option<streams::Plumbing<A>>);
 
 /// How a peer's call was taken up by [`dispatch`].
 enum Served<A, T> {
@@ -181,6 +199,12 @@ struct Driver<'m, R: Runtime, S: Service<Context>> {
     splice: Bytes,
     /// Large messages coming in, by call.
     inbound: HashMap<Channel, bulk::Inbound>,
+    /// Streams received, by channel.
+    streams_in: HashMap<Channel, streams::StreamIn>,
+    /// Streams sent, by channel.
+    streams_out: HashMap<Channel, streams::StreamOut<S::Reply>>,
+    /// Received streams by token (for `Command::Took`).
+    stream_tokens: HashMap<u64, Channel>,
     /// The peer's `max_message` (from its HELLO).
     peer_max_message: u64,
     tx_capacity: usize,
@@ -253,6 +277,9 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             uploads: VecDeque::new(),
             splice: Bytes::new(),
             inbound: HashMap::new(),
+            streams_in: HashMap::new(),
+            streams_out: HashMap::new(),
+            stream_tokens: HashMap::new(),
             peer_max_message: 0,
             tx_capacity: tx_len,
             io_failed: false,
@@ -276,6 +303,8 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             self.process_events(now);
             self.retry_blocked(now);
             self.pump_uploads();
+            self.pump_streams(cx, now);
+            self.retry_blocked(now);
             if answered && !self.deferred && !self.handlers.is_empty() {
                 // A handler answered while others of this connection still
                 // run (and may be about to answer): let them run first, for
@@ -368,6 +397,9 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         while let Poll::Ready(Some(done)) = self.done_rx.poll_recv(cx) {
             any = true;
             self.handlers.remove(&done.call);
+            let Some(done) = self.park_answer(done) else {
+                continue;
+            };
             if self.replies.is_empty() {
                 if let Err(done) = self.try_answer(done) {
                     self.replies.push_back(done);
@@ -428,30 +460,55 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                 }
                 Event::Call { call, method, body } => {
                     let parts = parts!(self);
-                    let served = dispatch(parts, call, method, body);
-                    self.after_dispatch(call, served);
+                    let (served, plumbing) = dispatch(parts, call, method, body);
+                    self.after_dispatch(call, served, plumbing);
                 }
                 Event::Opened { call, method } => self.on_opened(call, method),
                 Event::Data { channel, data } => {
                     let n = data.bytes.len();
                     let end_of_stream = data.end_of_stream;
                     let whole = Self::store_piece(&mut self.inbound, channel, data);
-                    self.conn.consumed(channel, n);
+                    self.credit(channel, n);
                     match (channel, whole) {
+                        // An item of a request stream (the message an
+                        // end of stream completes is one too), or its
+                        // bare end.
+                        (Channel::In(_), body) if self.is_stream_in(channel) => {
+                            if let Some(body) = body {
+                                self.push_item(channel, body);
+                            }
+                            if end_of_stream {
+                                self.forget(channel);
+                                self.drop_stream_in(channel, None);
+                            }
+                        }
                         // The arguments of a call opened with DATA.
                         (Channel::In(call), Some(body)) => {
                             if let Some(method) = self.take_method(channel) {
-                                let served = dispatch(parts!(self), call, method, &body);
-                                self.after_dispatch(call, served);
+                                let (served, plumbing) =
+                                    dispatch(parts!(self), call, method, &body);
+                                self.after_dispatch(call, served, plumbing);
                             }
                         }
                         // A chunked final result.
                         (Channel::Out(id), Some(body)) if end_of_stream => {
                             self.forget(channel);
+                            self.drop_streams(channel, None);
                             self.complete_chunked(id, &body);
                         }
+                        // An item of a reply stream.
+                        (Channel::Out(_), Some(body)) => self.push_item(channel, body),
                         _ => {}
                     }
+                }
+                Event::Aborted {
+                    call,
+                    code,
+                    message,
+                } => {
+                    let message = message.to_owned();
+                    self.forget(Channel::In(call));
+                    self.on_aborted(call, code, &message);
                 }
                 Event::Notification { method, body } => {
                     if let Some(cx) = &self.cx {
@@ -472,11 +529,18 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                 }
                 Event::Cancelled(call) => {
                     self.forget(Channel::In(call));
+                    self.drop_streams(Channel::In(call), Some(CallError::Cancelled));
                     if let Some(task) = self.handlers.remove(&call) {
                         task.abort();
                     }
                 }
                 Event::Reply { call, body } => {
+                    streams::forget_call(
+                        &mut self.streams_in,
+                        &mut self.streams_out,
+                        &mut self.stream_tokens,
+                        Channel::Out(call),
+                    );
                     if let Some(p) = self.calls.remove(&call) {
                         self.tokens.remove(&p.token);
                         p.call.complete(Ok(body));
@@ -484,6 +548,12 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                 }
                 Event::Failed { call, failure } => {
                     self.inbound.remove(&Channel::Out(call));
+                    streams::forget_call(
+                        &mut self.streams_in,
+                        &mut self.streams_out,
+                        &mut self.stream_tokens,
+                        Channel::Out(call),
+                    );
                     if let Some(p) = self.calls.remove(&call) {
                         self.tokens.remove(&p.token);
                         let error = match failure {
@@ -513,9 +583,21 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
     /// connection, only, until it returns); an async one is polled once
     /// here (most finish at once) and moves to a task of its own if it
     /// waits.
-    fn after_dispatch(&mut self, call: IncomingCall, served: Served<S::Reply, R::Task>) {
+    fn after_dispatch(
+        &mut self,
+        call: IncomingCall,
+        served: Served<S::Reply, R::Task>,
+        plumbing: Option<streams::Plumbing<S::Reply>>,
+    ) {
+        if let Some(p) = plumbing {
+            self.plumb(call, p);
+        }
         match served {
-            Served::Answer(answer) => self.replies.push_back(Done { call, answer }),
+            Served::Answer(answer) => {
+                if let Some(done) = self.park_answer(Done { call, answer }) {
+                    self.replies.push_back(done);
+                }
+            }
             Served::Task(task) => {
                 self.handlers.insert(call, task);
             }
@@ -537,6 +619,12 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         self.replies.clear();
         self.uploads.clear();
         self.inbound.clear();
+        let channels: Vec<Channel> = self.streams_in.keys().copied().collect();
+        for channel in channels {
+            self.drop_stream_in(channel, Some(CallError::Disconnected(reason)));
+        }
+        self.streams_out.clear();
+        self.stream_tokens.clear();
         self.splice = Bytes::new();
         let error = CallError::Disconnected(reason);
         for (_, p) in self.calls.drain() {
@@ -558,7 +646,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                 Command::Notify(n) => {
                     let _ = n.done.send(Err(error));
                 }
-                Command::Cancel(_) | Command::Close => {}
+                Command::Cancel(_) | Command::Took(_) | Command::Close => {}
             }
         }
     }

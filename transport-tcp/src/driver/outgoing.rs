@@ -30,11 +30,13 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             Command::Cancel(token) => {
                 if let Some(id) = self.tokens.remove(&token) {
                     self.calls.remove(&id);
+                    self.drop_streams(proto::Channel::Out(id), None);
                     self.conn.cancel(now, id);
                 } else if let Some(i) = self.queue.iter().position(|c| c.token == token) {
                     self.queue.remove(i);
                 }
             }
+            Command::Took(token) => self.on_took(token),
             Command::Close => self.conn.close(),
         }
     }
@@ -59,6 +61,9 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     /// `c`'s caller, its token can cancel it.
     pub(super) fn track(&mut self, mut c: OutCall, id: CallId) {
         Counters::add(&self.shared.counters.calls_sent, 1);
+        if let Some(s) = c.stream.take() {
+            self.register_streams(id, c.token, c.method.streams, s);
+        }
         c.call.started();
         self.tokens.insert(c.token, id);
         self.calls.insert(
@@ -73,6 +78,9 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
 
     /// Starts `c`, or gives it back if it must wait (`Busy`, `Backpressure`).
     fn try_start(&mut self, c: OutCall, now: proto::Instant) -> Result<(), OutCall> {
+        if c.method.streams.request {
+            return self.start_stream(c, now);
+        }
         let Some(args) = c.call.args() else {
             return Ok(());
         };

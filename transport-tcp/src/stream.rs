@@ -1,0 +1,69 @@
+//! The stream backends handed to generated code: [`ItemSource`] receives a
+//! stream's items from the driver, [`ItemSink`] passes a handler's items
+//! to it.
+
+use std::sync::Arc;
+use std::task::{Context as TaskCx, Poll};
+
+use tokio::sync::mpsc;
+use zerowire::rpc::{BoxFuture, CallError, SinkBackend, SourceBackend};
+
+use crate::peer::{Command, Shared};
+
+/// One received stream item, or the error that ended the stream.
+pub(crate) type Item = Result<Vec<u8>, CallError>;
+
+/// Items the driver has received for one stream. Taking one tells the
+/// driver ([`Command::Took`]), which then gives the item's bytes back to
+/// the sender's credit: a consumer that does not take items stops the
+/// sender after one window.
+pub(crate) struct ItemSource {
+    rx: mpsc::UnboundedReceiver<Item>,
+    shared: Arc<Shared>,
+    token: u64,
+}
+
+impl ItemSource {
+    pub(crate) fn new(rx: mpsc::UnboundedReceiver<Item>, shared: Arc<Shared>, token: u64) -> Self {
+        Self { rx, shared, token }
+    }
+}
+
+impl SourceBackend for ItemSource {
+    fn poll_next(&mut self, cx: &mut TaskCx<'_>) -> Poll<Option<Item>> {
+        let item = std::task::ready!(self.rx.poll_recv(cx));
+        if matches!(item, Some(Ok(_))) {
+            // Fails only when the connection is gone, which ends the
+            // stream anyway.
+            let _ = self.shared.send(Command::Took(self.token));
+        }
+        Poll::Ready(item)
+    }
+}
+
+/// A handler's reply stream: items wait in a queue of one for the driver,
+/// which takes them as the caller's credit and the send buffer allow.
+pub(crate) struct ItemSink {
+    tx: mpsc::Sender<Vec<u8>>,
+}
+
+impl ItemSink {
+    /// A sink and the receiver the driver pulls from.
+    pub(crate) fn new() -> (Self, mpsc::Receiver<Vec<u8>>) {
+        let (tx, rx) = mpsc::channel(1);
+        (Self { tx }, rx)
+    }
+}
+
+impl SinkBackend for ItemSink {
+    fn send(&mut self, message: Vec<u8>) -> BoxFuture<'_, Result<(), CallError>> {
+        Box::pin(async move {
+            // The driver drops the receiver when the call ends: cancelled
+            // by the caller, or the connection closed.
+            self.tx
+                .send(message)
+                .await
+                .map_err(|_| CallError::Cancelled)
+        })
+    }
+}
