@@ -1,8 +1,8 @@
 //! Findings about the sans-IO stream core (`core/src/proto/stream.rs`),
 //! written as tests of the behaviour `docs/wire-format.md` 4.5 and
-//! `docs/streams.md` describe. The ones marked `#[ignore]` fail today and
-//! document open core bugs: run them with
-//! `cargo test -p zerowire --test stream_findings -- --ignored`.
+//! `docs/streams.md` describe. Each was a failing (`#[ignore]`d) test
+//! documenting a core bug until it was fixed; they stay as regression
+//! tests, with the decisions the fixes made.
 
 use zerowire::frame::{encode_data, encode_data_header, DataFlags, Frame};
 use zerowire::proto::{
@@ -140,25 +140,57 @@ fn reply_error_in_the_middle_of_a_chunked_reply_reaches_the_caller_typed() {
     );
 }
 
-/// Same as above with `reply`: the single-frame result is accepted by the
-/// callee's API mid-message and refused by the caller.
+/// Was a bug: `reply` in the middle of a chunked reply was queued, and
+/// the caller, which refuses a result inside a message, closed. Now
+/// `reply` refuses (`ReplyError::Backpressure`, nothing queued): the
+/// message stays intact, and once its last chunk is sent the reply goes.
 #[test]
-#[ignore = "core bug: reply mid-chunked-reply is accepted by the API and closes the caller"]
 fn reply_in_the_middle_of_a_chunked_reply_is_refused_or_accepted_consistently() {
     let (mut a, mut b) = pair();
-    let (_, incoming) = opened(&mut a, &mut b, true);
+    let (call, incoming) = opened(&mut a, &mut b, true);
     b.send_chunk(Channel::In(incoming), Some(1000), &[1; 100], false)
         .unwrap();
     pump(&mut b, &mut a);
     events(&mut a);
-    let queued = b.reply(incoming, &5u32).is_ok();
+    let pending = b.pending_send();
+    let queued = b.reply(incoming, &5u32);
+    assert_eq!(queued, Err(ReplyError::Backpressure));
+    assert_eq!(b.pending_send(), pending, "nothing queued");
     pump(&mut b, &mut a);
     events(&mut a);
-    assert!(
-        !queued || a.is_open(),
-        "the callee queued a reply its peer must refuse: {:?}",
-        a.close_reason()
-    );
+    assert!(a.is_open(), "caller closed: {:?}", a.close_reason());
+    // The rest of the message, then the result.
+    for (len, last) in [(500, false), (400, true)] {
+        assert_eq!(
+            b.reply(incoming, &5u32),
+            Err(ReplyError::Backpressure),
+            "result before the message's last chunk"
+        );
+        b.send_chunk(Channel::In(incoming), None, &vec![2; len], false)
+            .unwrap();
+        pump(&mut b, &mut a);
+        let mut got = 0;
+        let mut ended = false;
+        while let Some(e) = a.poll_event() {
+            if let Event::Data { channel, data } = e {
+                assert_eq!(channel, Channel::Out(call));
+                got += data.bytes.len();
+                ended |= data.end_of_message;
+            }
+        }
+        assert_eq!((got, ended), (len, last));
+    }
+    b.reply(incoming, &5u32).unwrap();
+    pump(&mut b, &mut a);
+    let mut replied = false;
+    while let Some(e) = a.poll_event() {
+        if let Event::Reply { call: c, body } = e {
+            assert_eq!((c, body), (call, &5u32.to_le_bytes()[..]));
+            replied = true;
+        }
+    }
+    assert!(replied && a.is_open());
+    assert_eq!((a.calls_in_flight(), b.serving()), (0, 0));
 }
 
 /// The raw first chunk of a message of `total` bytes on call `id`, with 10

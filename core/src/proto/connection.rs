@@ -396,6 +396,14 @@ where
     }
 
     /// Answers a peer's call with its result (the call's final frame).
+    ///
+    /// While a chunked message of the call's reply stream is half sent
+    /// ([`send_chunk`](Self::send_chunk)), the result cannot follow it yet:
+    /// this returns [`ReplyError::Backpressure`] and queues nothing, so the
+    /// message stays intact. Send its remaining chunks, then reply (or end
+    /// the call at once with [`reply_error`](Self::reply_error), which the
+    /// caller takes in the middle of a message: the partial message is
+    /// dropped).
     pub fn reply<R: Encode + ?Sized>(
         &mut self,
         call: IncomingCall,
@@ -859,6 +867,15 @@ where
         result: &R,
     ) -> Result<(), ReplyError> {
         self.check_incoming(call)?;
+        // The peer refuses a result in the middle of a chunked message.
+        if self
+            .tables
+            .in_calls()
+            .get(usize::from(call.slot))
+            .is_some_and(|s| s.flow.send_left.is_some())
+        {
+            return Err(ReplyError::Backpressure);
+        }
         let rest = varint::len(call.id).saturating_add(result.encoded_len());
         let max = self.peer_max_frame();
         if u64::try_from(rest).unwrap_or(u64::MAX) > max {
