@@ -13,10 +13,12 @@
 //! Nothing may panic; a connection that closes reports `Closed` exactly
 //! once, with the reason `close_reason` gives, and then stays quiet; an
 //! unmutated opening never closes for a protocol reason; no channel ever
-//! holds more unconsumed bytes than `initial_credit`; the send buffer and
-//! the tables stay within their bounds.
+//! holds more unconsumed bytes than `initial_credit`; every message
+//! delivered whole has exactly the bytes its first piece announced; a call
+//! that came as a CALL frame gets no request-stream data; the send buffer
+//! and the tables stay within their bounds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use zerocopy::little_endian::U64;
@@ -306,19 +308,29 @@ fn valid_prefix(rng: &mut Rng) -> Vec<Vec<u8>> {
     frames
 }
 
-/// Frame-level damage: drop, duplicate or swap frames, flip a DATA flag.
+/// Frame-level damage: drop, duplicate or swap frames, flip a DATA flag,
+/// or add DATA on the id of a (possible) CALL.
 fn mutate_frames(rng: &mut Rng, frames: &mut Vec<Vec<u8>>) {
     for _ in 0..1 + rng.below(2) {
         if frames.len() < 2 {
             return;
         }
         let i = 1 + rng.below(frames.len() - 1);
-        match rng.below(4) {
+        match rng.below(5) {
             0 => {
                 frames.remove(i);
             }
             1 => frames.insert(i, frames[i].clone()),
             2 => frames.swap(i - 1, i),
+            3 => {
+                let id = 2 + 2 * rng.below(6) as u64;
+                let frame = match rng.below(3) {
+                    0 => whole(id, None, &rng.some_bytes(20), rng.below(2) == 0),
+                    1 => data(DataFlags::default(), id, None, Some(40), &[1; 10]),
+                    _ => data(DataFlags::FIN_STREAM, id, None, None, &[]),
+                };
+                frames.insert(i, frame);
+            }
             _ => {
                 if (0x80..=0x9F).contains(&frames[i][0]) {
                     frames[i][0] ^= 1 << rng.below(5);
@@ -409,6 +421,10 @@ fn run_one(rng: &mut Rng, input: &[u8]) -> Outcome {
     // Bytes each channel delivered and the application has not taken yet.
     let mut owed: HashMap<Channel, usize> = HashMap::new();
     let mut serving: Vec<Serving> = Vec::new();
+    // Bytes still to come of each channel's message in progress.
+    let mut message_left: HashMap<Channel, Option<u64>> = HashMap::new();
+    // Calls that came whole (CALL): nothing may follow on their channel.
+    let mut whole_calls: HashSet<IncomingCall> = HashSet::new();
     for _ in 0..400 {
         if !rest.is_empty() && conn.wants_read() {
             let take = (1 + rng.below(64)).min(rest.len());
@@ -432,6 +448,7 @@ fn run_one(rng: &mut Rng, input: &[u8]) -> Outcome {
                 }
                 Event::Call { call, body, .. } => {
                     outcome.calls += 1;
+                    whole_calls.insert(call);
                     let ok = <(u32, u32, u32)>::decode(body).ok();
                     answer.push((call, ok));
                 }
@@ -442,8 +459,47 @@ fn run_one(rng: &mut Rng, input: &[u8]) -> Outcome {
                 }
                 Event::Data { channel, data } => {
                     assert!(data.bytes.len() <= CREDIT as usize);
+                    if let Channel::In(call) = channel {
+                        assert!(!whole_calls.contains(&call), "data after a CALL");
+                    }
+                    // Bytes left of the message after this piece (`None`:
+                    // a whole message in an opening frame, whose length
+                    // only its frame header gave).
+                    let n = data.bytes.len() as u64;
+                    let left = if data.first {
+                        assert!(
+                            !message_left.contains_key(&channel),
+                            "{channel:?}: a message inside a message"
+                        );
+                        data.total
+                    } else if data.bytes.is_empty() && !data.end_of_message {
+                        // A bare end of stream.
+                        assert!(!message_left.contains_key(&channel));
+                        Some(0)
+                    } else {
+                        *message_left
+                            .get(&channel)
+                            .expect("a piece without a first one")
+                    };
+                    let left = left.map(|l| l.checked_sub(n).expect("more bytes than announced"));
+                    if data.end_of_message {
+                        assert!(
+                            left.is_none_or(|l| l == 0),
+                            "{channel:?}: a message ended short"
+                        );
+                        message_left.remove(&channel);
+                    } else if data.first || !data.bytes.is_empty() {
+                        message_left.insert(channel, left);
+                    }
                     outcome.data_bytes += data.bytes.len();
                     *owed.entry(channel).or_default() += data.bytes.len();
+                }
+                Event::Aborted { call, .. } | Event::Cancelled(call) => {
+                    // The partial message, if any, is dropped.
+                    message_left.remove(&Channel::In(call));
+                }
+                Event::Failed { call, .. } => {
+                    message_left.remove(&Channel::Out(call));
                 }
                 Event::Closed(r) => {
                     closed_events += 1;
