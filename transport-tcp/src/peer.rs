@@ -173,6 +173,9 @@ pub(crate) trait Outgoing: Send {
     /// Decodes the reply (in the driver, straight from the receive buffer)
     /// and hands the result to the caller.
     fn complete(self: Box<Self>, result: Result<&[u8], CallError>);
+    /// Decodes a reply reassembled from chunks: `Bytes` values in it share
+    /// `body` instead of copying it.
+    fn complete_owned(self: Box<Self>, body: Vec<u8>);
 }
 
 struct Typed<A, R> {
@@ -200,6 +203,14 @@ where
         let result = result.and_then(|body| R::decode(body).map_err(CallError::BadResponse));
         let _ = self.reply.send(result);
     }
+
+    fn complete_owned(self: Box<Self>, body: Vec<u8>) {
+        if self.reply.is_closed() {
+            return;
+        }
+        let result = zerowire::wire::decode_owned::<R>(body).map_err(CallError::BadResponse);
+        let _ = self.reply.send(result);
+    }
 }
 
 /// A streaming call's final result, kept encoded (the generated client
@@ -220,6 +231,10 @@ impl<A: Wire + Send> Outgoing for RawReply<A> {
 
     fn complete(self: Box<Self>, result: Result<&[u8], CallError>) {
         let _ = self.reply.send(result.map(<[u8]>::to_vec));
+    }
+
+    fn complete_owned(self: Box<Self>, body: Vec<u8>) {
+        let _ = self.reply.send(Ok(body));
     }
 }
 

@@ -21,6 +21,8 @@ pub trait Store {
     async fn echo(&self, data: Vec<u8>) -> Vec<u8>;
     /// A small call.
     fn small(&self, x: u32) -> u32;
+    /// Two large byte strings in one result.
+    fn pair(&self, len: u32) -> (bytes::Bytes, bytes::Bytes);
 }
 
 struct Shop;
@@ -47,6 +49,11 @@ impl Store for Shop {
     }
     fn small(&self, x: u32) -> u32 {
         x + 1
+    }
+    fn pair(&self, len: u32) -> (bytes::Bytes, bytes::Bytes) {
+        let a = pattern(len as usize, 1);
+        let b = pattern(len as usize, 2);
+        (a.into(), b.into())
     }
 }
 
@@ -148,4 +155,26 @@ async fn message_too_large_is_typed_and_the_connection_survives() {
         Ok(1_500_000)
     );
     assert_eq!(store.small(41).await, Ok(42));
+}
+
+/// A large result's `Bytes` values are handed out without a copy: both
+/// are slices of the one reassembly buffer the chunks were read into, so
+/// the second starts right after the first (and its length prefix) in the
+/// same allocation. Copies would be two separate allocations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bytes_results_share_the_reassembly_buffer() {
+    let addr = serve(config(64 << 20)).await;
+    let store = StoreClient::new(connect(addr, (), config(64 << 20)).await.unwrap());
+    let len = 8 << 20;
+    let (a, b) = tokio::time::timeout(Duration::from_secs(20), store.pair(len))
+        .await
+        .expect("timed out")
+        .unwrap();
+    assert_eq!(a, pattern(len as usize, 1));
+    assert_eq!(b, pattern(len as usize, 2));
+    let gap = (b.as_ptr() as usize).wrapping_sub(a.as_ptr() as usize);
+    assert!(
+        (a.len()..a.len() + 16).contains(&gap),
+        "the two values are not adjacent slices of one buffer (gap {gap})"
+    );
 }

@@ -159,7 +159,8 @@ where
         self.backend.poll_next(cx).map(|item| {
             item.map(|bytes| {
                 bytes.and_then(|b| {
-                    T::decode(&b).map_err(|e| {
+                    // `Bytes` fields share the item's buffer.
+                    crate::wire::decode_owned::<T>(b).map_err(|e| {
                         if reply {
                             CallError::BadResponse(e)
                         } else {

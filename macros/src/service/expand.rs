@@ -510,7 +510,7 @@ fn client_streaming(m: &Method, index: usize, table: &Ident) -> TokenStream {
     let (v, e) = value_error(m);
     let decode = match &m.result {
         Some(_) => quote! {
-            |__b| match <#out as ::zerowire::Wire>::decode(&__b) {
+            |__b| match ::zerowire::wire::decode_owned::<#out>(__b) {
                 ::core::result::Result::Ok(::core::result::Result::Ok(v)) => ::core::result::Result::Ok(v),
                 ::core::result::Result::Ok(::core::result::Result::Err(e)) => {
                     ::core::result::Result::Err(::zerowire::rpc::CallError::Remote(e))
@@ -521,7 +521,7 @@ fn client_streaming(m: &Method, index: usize, table: &Ident) -> TokenStream {
             }
         },
         None => quote! {
-            |__b| <#out as ::zerowire::Wire>::decode(&__b).map_err(::zerowire::rpc::CallError::BadResponse)
+            |__b| ::zerowire::wire::decode_owned::<#out>(__b).map_err(::zerowire::rpc::CallError::BadResponse)
         },
     };
     let start = quote! {

@@ -259,10 +259,10 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     }
 
     /// A chunked reply completed: decode it for the caller.
-    pub(super) fn complete_chunked(&mut self, id: CallId, body: &[u8]) {
+    pub(super) fn complete_chunked(&mut self, id: CallId, body: Vec<u8>) {
         if let Some(p) = self.calls.remove(&id) {
             self.tokens.remove(&p.token);
-            p.call.complete(Ok(body));
+            p.call.complete_owned(body);
         }
     }
 

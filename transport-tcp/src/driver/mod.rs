@@ -494,7 +494,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         (Channel::Out(id), Some(body)) if end_of_stream => {
                             self.forget(channel);
                             self.drop_streams(channel, None);
-                            self.complete_chunked(id, &body);
+                            self.complete_chunked(id, body);
                         }
                         // An item of a reply stream.
                         (Channel::Out(_), Some(body)) => self.push_item(channel, body),
