@@ -46,6 +46,14 @@ pub struct Stats {
     pub calls_sent: u64,
     /// Peer calls this side served.
     pub calls_served: u64,
+    /// The most bytes the send buffer held at once (frames queued and not
+    /// written, a spliced chunk's payload included): bounded by
+    /// `send_high_water` + one chunk + one frame (`docs/streams.md`).
+    pub max_send_pending: u64,
+    /// The most bytes this side held for one received stream at once: the
+    /// items handed to the application and not taken yet, plus the item
+    /// being reassembled. Bounded by `initial_credit` + one item.
+    pub max_stream_backlog: u64,
 }
 
 /// What a handler learns about its caller: `Service<Context>` handlers that
@@ -112,11 +120,17 @@ pub(crate) struct Counters {
     pub(crate) bytes_read: AtomicU64,
     pub(crate) calls_sent: AtomicU64,
     pub(crate) calls_served: AtomicU64,
+    pub(crate) max_send_pending: AtomicU64,
+    pub(crate) max_stream_backlog: AtomicU64,
 }
 
 impl Counters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn max(counter: &AtomicU64, n: u64) {
+        counter.fetch_max(n, Ordering::Relaxed);
     }
 }
 
@@ -128,9 +142,9 @@ pub(crate) enum Command {
     Notify(OutNote),
     /// The caller gave up on call `token` (its future was dropped).
     Cancel(u64),
-    /// The application took one item of stream `token` (its bytes go back
-    /// to the sender's credit).
-    Took(u64),
+    /// The application took one item (of this many bytes) of stream
+    /// `token`; its bytes go back to the sender's credit.
+    Took(u64, usize),
     /// Start a graceful close.
     Close,
 }
@@ -393,6 +407,8 @@ impl Peer {
             bytes_read: get(&c.bytes_read),
             calls_sent: get(&c.calls_sent),
             calls_served: get(&c.calls_served),
+            max_send_pending: get(&c.max_send_pending),
+            max_stream_backlog: get(&c.max_stream_backlog),
         }
     }
 

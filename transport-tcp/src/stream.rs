@@ -32,10 +32,10 @@ impl ItemSource {
 impl SourceBackend for ItemSource {
     fn poll_next(&mut self, cx: &mut TaskCx<'_>) -> Poll<Option<Item>> {
         let item = std::task::ready!(self.rx.poll_recv(cx));
-        if matches!(item, Some(Ok(_))) {
+        if let Some(Ok(bytes)) = &item {
             // Fails only when the connection is gone, which ends the
             // stream anyway.
-            let _ = self.shared.send(Command::Took(self.token));
+            let _ = self.shared.send(Command::Took(self.token, bytes.len()));
         }
         Poll::Ready(item)
     }

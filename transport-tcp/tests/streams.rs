@@ -283,3 +283,106 @@ async fn dropping_the_stream_cancels_the_handler() {
     })
     .await;
 }
+
+/// A producer of large streams for the memory-bound test.
+#[zerowire::service]
+pub trait Feed {
+    /// Streams `count` items of `size` bytes; the result is the largest
+    /// number of bytes the server's send buffer held at once.
+    async fn feed(
+        &self,
+        cx: &zerowire_tcp::Context,
+        count: u32,
+        size: u32,
+        out: Sink<bytes::Bytes>,
+    ) -> u64;
+}
+
+#[derive(Clone, Default)]
+struct Feeder {
+    /// When the producer queued its last item.
+    done_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+impl Feed for Feeder {
+    async fn feed(
+        &self,
+        cx: &zerowire_tcp::Context,
+        count: u32,
+        size: u32,
+        mut out: Sink<bytes::Bytes>,
+    ) -> u64 {
+        let item = bytes::Bytes::from(vec![0x5a; size as usize]);
+        for _ in 0..count {
+            if out.send(item.clone()).await.is_err() {
+                break;
+            }
+        }
+        *self.done_at.lock().unwrap() = Some(std::time::Instant::now());
+        cx.peer().stats().max_send_pending
+    }
+}
+
+/// Issue 4, point 3 over TCP: 64 MiB streamed to a consumer that takes an
+/// item at most every millisecond (far slower than loopback). The
+/// library's own counters show the bound of `docs/streams.md`: the
+/// receiver never held more than `initial_credit` + one item, the
+/// sender's send buffer never more than `send_high_water` + one chunk +
+/// one frame; and the producer had to wait for the consumer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_consumer_of_64_mib_bounds_memory_on_both_sides() {
+    const ITEM: u32 = 64 << 10;
+    const COUNT: u32 = 1024; // 64 MiB
+    let config = Config::default();
+    let feeder = Feeder::default();
+    let listener = Listener::bind("127.0.0.1:0", config.clone()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = feeder.clone();
+    tokio::spawn(listener.serve(move || FeedService::new(served.clone())));
+    let peer = connect(addr, (), config.clone()).await.unwrap();
+    let client = FeedClient::new(peer.clone());
+
+    let started = std::time::Instant::now();
+    let mut items = client.feed(COUNT, ITEM);
+    let mut received = 0u64;
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(item) = items.next().await {
+            let item = item.unwrap();
+            assert_eq!(item.len(), ITEM as usize);
+            assert_eq!((item[0], item[item.len() - 1]), (0x5a, 0x5a));
+            received += item.len() as u64;
+            // The slow consumer.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("timed out");
+    let consumer_time = started.elapsed();
+    let sender_max_pending = items.result().await.unwrap();
+    assert_eq!(received, u64::from(COUNT) * u64::from(ITEM));
+
+    let stats = peer.stats();
+    let credit = u64::from(config.initial_credit);
+    // One item: its bytes and the 4-byte length prefix of a `Bytes`.
+    let receiver_bound = credit + u64::from(ITEM) + 4;
+    let sender_bound = config.send_high_water as u64
+        + u64::from(config.max_chunk)
+        + u64::from(config.max_frame)
+        + 64;
+    let producer_time = feeder.done_at.lock().unwrap().unwrap() - started;
+    println!(
+        "streamed {received} bytes ({}x the credit window) in {consumer_time:?}: receiver held at most {} bytes (bound {receiver_bound}), sender's send buffer at most {sender_max_pending} bytes (bound {sender_bound}); producer done after {producer_time:?}",
+        received / credit,
+        stats.max_stream_backlog,
+    );
+    assert!(stats.max_stream_backlog <= receiver_bound);
+    // The consumer really was the bottleneck: the backlog filled the window.
+    assert!(stats.max_stream_backlog > credit / 2);
+    assert!(sender_max_pending <= sender_bound);
+    // The producer waited: it could not finish before the consumer had
+    // taken all but what fits in the window and the kernel's socket buffers.
+    assert!(
+        producer_time > consumer_time / 2,
+        "the producer did not wait"
+    );
+}

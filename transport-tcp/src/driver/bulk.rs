@@ -46,6 +46,13 @@ pub(super) struct Inbound {
     method: Option<u16>,
 }
 
+impl Inbound {
+    /// Bytes received so far.
+    pub(super) fn filled(&self) -> usize {
+        self.filled
+    }
+}
+
 /// Encodes `value` into one buffer (the only copy a large message takes on
 /// its way out).
 fn encode(value: &dyn Encode) -> Bytes {
@@ -205,7 +212,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             return None;
         }
         let mut buf = std::mem::take(&mut entry.buf);
-        buf.truncate(entry.filled);
+        buf.truncate(std::mem::take(&mut entry.filled));
         Some(buf)
     }
 

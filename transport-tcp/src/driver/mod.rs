@@ -302,9 +302,10 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             again |= self.poll_read(cx, now);
             self.process_events(now);
             self.retry_blocked(now);
+            // Stream items first: one too large for a frame becomes an
+            // upload, whose first chunk goes this pass.
+            again |= self.pump_streams(cx, now);
             self.pump_uploads();
-            self.pump_streams(cx, now);
-            self.retry_blocked(now);
             if answered && !self.deferred && !self.handlers.is_empty() {
                 // A handler answered while others of this connection still
                 // run (and may be about to answer): let them run first, for
@@ -646,7 +647,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                 Command::Notify(n) => {
                     let _ = n.done.send(Err(error));
                 }
-                Command::Cancel(_) | Command::Took(_) | Command::Close => {}
+                Command::Cancel(_) | Command::Took(..) | Command::Close => {}
             }
         }
     }
@@ -658,6 +659,10 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         if self.io_failed {
             return false;
         }
+        Counters::max(
+            &self.shared.counters.max_send_pending,
+            self.conn.pending_send() as u64,
+        );
         let t = self.conn.transmit();
         if t.is_empty() {
             return false;

@@ -36,7 +36,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                     self.queue.remove(i);
                 }
             }
-            Command::Took(token) => self.on_took(token),
+            Command::Took(token, n) => self.on_took(token, n),
             Command::Close => self.conn.close(),
         }
     }

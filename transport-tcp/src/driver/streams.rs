@@ -24,7 +24,7 @@ use zerowire::{Encode, EncodeError};
 use super::bulk::Upload;
 use super::handlers::Done;
 use super::Driver;
-use crate::peer::{Context, OutStream, Shared};
+use crate::peer::{Context, Counters, OutStream, Shared};
 use crate::runtime::{Runtime, Task as _};
 use crate::stream::{Item, ItemSink, ItemSource};
 
@@ -34,6 +34,8 @@ pub(super) struct StreamIn {
     token: u64,
     /// Items handed over and not taken yet.
     queued: usize,
+    /// Their bytes.
+    queued_bytes: usize,
     /// Bytes received and not given back to the sender's credit yet.
     owed: usize,
 }
@@ -95,6 +97,7 @@ pub(super) fn plumbing<R>(
             tx,
             token,
             queued: 0,
+            queued_bytes: 0,
             owed: 0,
         });
     }
@@ -151,6 +154,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                     tx: s.items,
                     token,
                     queued: 0,
+                    queued_bytes: 0,
                     owed: 0,
                 },
             );
@@ -242,6 +246,13 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     pub(super) fn credit(&mut self, channel: Channel, n: usize) {
         match self.streams_in.get_mut(&channel) {
             Some(s) => {
+                // What this side holds for the stream: the items not
+                // taken and the one being reassembled.
+                let partial = self.inbound.get(&channel).map_or(0, |e| e.filled());
+                Counters::max(
+                    &self.shared.counters.max_stream_backlog,
+                    (s.queued_bytes + partial) as u64,
+                );
                 s.owed += n;
                 if s.queued == 0 && s.owed > 0 {
                     self.conn.consumed(channel, std::mem::take(&mut s.owed));
@@ -252,12 +263,13 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     }
 
     /// The application took an item of stream `token`.
-    pub(super) fn on_took(&mut self, token: u64) {
+    pub(super) fn on_took(&mut self, token: u64, n: usize) {
         let Some(channel) = self.stream_tokens.get(&token).copied() else {
             return;
         };
         if let Some(s) = self.streams_in.get_mut(&channel) {
             s.queued = s.queued.saturating_sub(1);
+            s.queued_bytes = s.queued_bytes.saturating_sub(n);
             self.credit(channel, 0);
         }
     }
@@ -270,8 +282,14 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     /// Hands a whole received item to the application.
     pub(super) fn push_item(&mut self, channel: Channel, body: Vec<u8>) {
         if let Some(s) = self.streams_in.get_mut(&channel) {
+            let n = body.len();
             if s.tx.send(Ok(body)).is_ok() {
                 s.queued += 1;
+                s.queued_bytes += n;
+                Counters::max(
+                    &self.shared.counters.max_stream_backlog,
+                    s.queued_bytes as u64,
+                );
             } else {
                 // Nobody reads the stream any more: keep the sender going.
                 self.credit(channel, 0);
@@ -305,12 +323,14 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         self.drop_stream_in(Channel::In(call), Some(error));
     }
 
-    /// Sends what the outgoing streams have, taking turns a message each.
-    pub(super) fn pump_streams(&mut self, cx: &mut TaskCx<'_>, now: proto::Instant) {
+    /// Sends what the outgoing streams have, taking turns a message each;
+    /// true if it queued anything.
+    pub(super) fn pump_streams(&mut self, cx: &mut TaskCx<'_>, now: proto::Instant) -> bool {
         if self.streams_out.is_empty() {
-            return;
+            return false;
         }
         let channels: Vec<Channel> = self.streams_out.keys().copied().collect();
+        let mut any = false;
         loop {
             let mut progress = false;
             for &channel in &channels {
@@ -319,8 +339,9 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 }
             }
             if !progress {
-                return;
+                return any;
             }
+            any = true;
         }
     }
 
