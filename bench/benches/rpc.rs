@@ -18,9 +18,15 @@
 //! counted over the measured phases. Prints a markdown table of medians with
 //! min–max over the runs, then the targets.
 //!
-//! Environment overrides for quick checks: `RPC_BENCH_RUNS`,
-//! `RPC_BENCH_WARMUP_MS`, `RPC_BENCH_MEASURE_MS`, and `RPC_BENCH_ONLY`
-//! (comma-separated prefixes of the system names, e.g. `zerowire,raw`).
+//! Then, in the same process and run, the bulk-transfer section (issue 4:
+//! a 64 MiB upload, 64 frames of 1 MiB, small-call latency during an
+//! upload; see `rpc/bulk.rs`).
+//!
+//! Environment overrides for quick checks: `RPC_BENCH_RUNS` (both
+//! sections), `RPC_BENCH_WARMUP_MS`, `RPC_BENCH_MEASURE_MS`,
+//! `RPC_BENCH_ONLY` (comma-separated prefixes of the system names, e.g.
+//! `zerowire,raw`; both sections) and `RPC_BENCH_PART` (`calls`, `bulk` or
+//! `all`, the default).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +34,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use zerowire_bench::rpc::{with_system, Add3, IoCounts, Meter, System, WithClient};
+
+#[path = "rpc/bulk.rs"]
+mod bulk;
 
 /// Interleaved runs. Five, not three: under the 2-worker runtime some
 /// systems (tarpc, tonic, zerowire with `max_calls` 256) switch between two
@@ -396,8 +405,40 @@ fn targets(results: &[(System, Vec<Sample>)]) -> String {
     o
 }
 
-async fn bench(cfg: Config) -> String {
+/// Which sections run (`RPC_BENCH_PART`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Calls,
+    Bulk,
+    All,
+}
+
+fn part() -> Part {
+    match std::env::var("RPC_BENCH_PART").as_deref() {
+        Err(_) | Ok("" | "all") => Part::All,
+        Ok("calls") => Part::Calls,
+        Ok("bulk") => Part::Bulk,
+        Ok(other) => panic!("RPC_BENCH_PART={other}: expected calls, bulk or all"),
+    }
+}
+
+async fn bench(cfg: Config, part: Part) -> String {
     let only = std::env::var("RPC_BENCH_ONLY").unwrap_or_default();
+    let mut out = String::new();
+    if part != Part::Bulk {
+        out.push_str(&calls(cfg, &only).await);
+    }
+    if part != Part::Calls {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&bulk::bench(cfg.runs, &only).await);
+    }
+    out
+}
+
+/// The add3 section.
+async fn calls(cfg: Config, only: &str) -> String {
     let mut results: Vec<(System, Vec<Sample>)> = System::ALL
         .iter()
         .filter(|s| only.is_empty() || only.split(',').any(|o| s.name().starts_with(o)))
@@ -438,6 +479,7 @@ fn main() {
         warmup: Duration::from_millis(env_or("RPC_BENCH_WARMUP_MS", WARMUP.as_millis() as u64)),
         measure: Duration::from_millis(env_or("RPC_BENCH_MEASURE_MS", MEASURE.as_millis() as u64)),
     };
+    let part = part();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -447,7 +489,7 @@ fn main() {
     let started = Instant::now();
     // Everything, the measuring loops included, runs on the 2 workers.
     let table = rt
-        .block_on(async { tokio::spawn(bench(cfg)).await })
+        .block_on(async { tokio::spawn(bench(cfg, part)).await })
         .expect("bench task");
     println!("{}", machine());
     println!(

@@ -49,9 +49,22 @@ impl Connected for Counted<TcpStream> {
     fn connect_info(&self) -> Self::ConnectInfo {}
 }
 
+/// The `Calc` service with its handler, default settings (the bulk
+/// section serves it beside its `Bulk` service).
+pub(crate) fn calc_server() -> CalcServer<impl Calc> {
+    CalcServer::new(Svc)
+}
+
 /// A tonic client; clones share the connection (one HTTP/2 connection).
 #[derive(Clone)]
 pub struct TonicClient(CalcClient<Channel>);
+
+impl TonicClient {
+    /// An add3 client on `channel` (sharing its connection).
+    pub fn from_channel(channel: Channel) -> Self {
+        Self(CalcClient::new(channel))
+    }
+}
 
 impl Add3 for TonicClient {
     async fn add3(&mut self, a: u32, b: u32, c: u32) -> Result<u32, String> {
@@ -83,7 +96,7 @@ pub async fn start() -> Result<Running<TonicClient>, String> {
     });
     let server = tokio::spawn(async move {
         let _ = Server::builder()
-            .add_service(CalcServer::new(Svc))
+            .add_service(calc_server())
             .serve_with_incoming(incoming)
             .await;
     });

@@ -15,7 +15,11 @@
 //! connection. [`with_system`] starts a [`System`], checks
 //! `add3(1, 2, 3) == 6`, runs a [`WithClient`] on it and stops it. The
 //! measuring itself lives in `benches/rpc.rs`.
+//!
+//! [`bulk`] holds the bulk-transfer systems (large messages and streams of
+//! 1 MiB frames, issue 4), measured by the same bench binary.
 
+pub mod bulk;
 pub mod count;
 pub mod grpc;
 pub mod raw;
