@@ -65,11 +65,18 @@ fn encode(value: &dyn Encode) -> Bytes {
 }
 
 impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
-    /// Starts a call whose arguments do not fit in one frame: opens it and
-    /// queues the encoded arguments for chunked sending.
-    pub(super) fn start_chunked(&mut self, c: OutCall, now: proto::Instant) -> Result<(), OutCall> {
+    /// Opens a call whose request travels as DATA (arguments too large
+    /// for one frame, or a request stream): checks the arguments against
+    /// the peer's `max_message`, opens the call, encodes the arguments and
+    /// records the call. `Ok(None)` if the call failed (its caller is
+    /// told), `Err` if it must wait.
+    pub(super) fn open_call(
+        &mut self,
+        c: OutCall,
+        now: proto::Instant,
+    ) -> Result<Option<(CallId, Bytes)>, OutCall> {
         let Some(args) = c.call.args() else {
-            return Ok(());
+            return Ok(None);
         };
         let len = args.encoded_len() as u64;
         if len > self.peer_max_message {
@@ -77,28 +84,36 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 len,
                 max: self.peer_max_message,
             }));
-            return Ok(());
+            return Ok(None);
         }
         let deadline = c.deadline.map(|d| self.clock.at(d));
         match self.conn.open(now, c.method, deadline) {
             Ok(id) => {
                 let body = encode(args);
                 self.track(c, id);
-                self.uploads.push_back(Upload {
-                    channel: Channel::Out(id),
-                    body,
-                    sent: 0,
-                    end: true,
-                });
-                Ok(())
+                Ok(Some((id, body)))
             }
             Err(proto::StartError::Busy | proto::StartError::Backpressure) => Err(c),
             Err(e) => {
                 let error = self.start_error(e);
                 c.call.complete(Err(error));
-                Ok(())
+                Ok(None)
             }
         }
+    }
+
+    /// Starts a call whose arguments do not fit in one frame: opens it and
+    /// queues the encoded arguments for chunked sending.
+    pub(super) fn start_chunked(&mut self, c: OutCall, now: proto::Instant) -> Result<(), OutCall> {
+        if let Some((id, body)) = self.open_call(c, now)? {
+            self.uploads.push_back(Upload {
+                channel: Channel::Out(id),
+                body,
+                sent: 0,
+                end: true,
+            });
+        }
+        Ok(())
     }
 
     /// Answers a peer's call with a result too large for one frame.

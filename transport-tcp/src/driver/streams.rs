@@ -173,39 +173,15 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         c: crate::peer::OutCall,
         now: proto::Instant,
     ) -> Result<(), crate::peer::OutCall> {
-        let Some(args) = c.call.args() else {
-            return Ok(());
-        };
-        let len = args.encoded_len() as u64;
-        if len > self.peer_max_message {
-            c.call.complete(Err(CallError::MessageTooLarge {
-                len,
-                max: self.peer_max_message,
-            }));
-            return Ok(());
+        // `open_call` records the call, which registers its streams.
+        if let Some((id, args)) = self.open_call(c, now)? {
+            let out = self
+                .streams_out
+                .entry(Channel::Out(id))
+                .or_insert_with(|| StreamOut::new(Feed::Client(Box::pin(EmptyStream))));
+            out.pending.push_front(Vec::from(args));
         }
-        let deadline = c.deadline.map(|d| self.clock.at(d));
-        match self.conn.open(now, c.method, deadline) {
-            Ok(id) => {
-                let mut first = vec![0; args.encoded_len()];
-                let n = args.encode(&mut first).unwrap_or(0);
-                first.truncate(n);
-                // Registers the streams too.
-                self.track(c, id);
-                let out = self
-                    .streams_out
-                    .entry(Channel::Out(id))
-                    .or_insert_with(|| StreamOut::new(Feed::Client(Box::pin(EmptyStream))));
-                out.pending.push_front(first);
-                Ok(())
-            }
-            Err(proto::StartError::Busy | proto::StartError::Backpressure) => Err(c),
-            Err(e) => {
-                let error = self.start_error(e);
-                c.call.complete(Err(error));
-                Ok(())
-            }
-        }
+        Ok(())
     }
 
     /// Takes a dispatched handler's streams.
