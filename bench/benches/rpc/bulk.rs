@@ -297,7 +297,7 @@ impl WithBulk<BulkSample> for MeasureBulk {
         let MeasureBulk { data, name, steps } = self;
         let nan = f64::NAN;
         let mut s = BulkSample::default();
-        (s.up_gbps, s.up_writes, s.up_cpu_ms) = if steps.a {
+        (s.up_gbps, s.up_writes, s.up_cpu_ms) = if steps.a && C::UPLOADS {
             transfers(&mut client, &data, name, meter, false).await
         } else {
             (nan, nan, nan)
@@ -314,7 +314,7 @@ impl WithBulk<BulkSample> for MeasureBulk {
             s.busy_p99,
             s.busy_max,
             s.busy_calls,
-        ] = if steps.c && C::HAS_CALLS {
+        ] = if steps.c && C::HAS_CALLS && C::UPLOADS {
             beside(&mut client, &data, name).await
         } else {
             [nan; 6]
@@ -444,12 +444,13 @@ fn report(runs: usize, results: &[(BulkSystem, Vec<BulkSample>)]) -> String {
         BulkSystem::Zerowire,
         BulkSystem::ZerowireFnBytes,
         BulkSystem::ZerowireBigChunks,
+        BulkSystem::ZerowireStream,
     ];
     let _ = write!(o, "\n| zerowire against |");
     for z in zws {
         let _ = write!(o, " {} | verdict |", z.name());
     }
-    let _ = writeln!(o, "\n|---|---:|---|---:|---|---:|---|");
+    let _ = writeln!(o, "\n|---|---:|---|---:|---|---:|---|---:|---|");
     let fmt = |(r, lo, hi): (f64, f64, f64)| format!("{r:.2}x (runs {lo:.2}–{hi:.2}x)");
     let peers: [(BulkSystem, &str, Option<f64>); 4] = [
         (BulkSystem::Raw, ">= 0.8x", Some(0.8)),

@@ -5,9 +5,10 @@
 //! - (a) one [`UPLOAD_LEN`] (64 MiB) message from client to server, answered
 //!   with a small value: the [`check`] of what the server received;
 //! - (b) [`FRAMES`] frames of [`FRAME_LEN`] (1 MiB) from client to server:
-//!   as a stream where the system has streams (raw TCP, tonic), as calls
-//!   with [`FRAMES_IN_FLIGHT`] in flight where it has not (tarpc, and
-//!   zerowire until its streaming API lands: see `zw`);
+//!   as a stream where the system has streams (raw TCP, tonic, and a
+//!   zerowire row with a `Source` parameter), as calls with
+//!   [`FRAMES_IN_FLIGHT`] in flight where it has not (tarpc) and in the
+//!   other zerowire rows;
 //! - (c) a tiny call (`add3`) on the same connection while (a) runs.
 //!
 //! Systems:
@@ -15,7 +16,8 @@
 //! - [`zw`]: `#[zerowire::service]` with an ordinary `Vec<u8>` argument over
 //!   `zerowire-tcp` (which sends arguments too big for a frame in chunks),
 //!   and a plain `fn` with a `Bytes` argument (with the default chunk size
-//!   and credit, and with larger ones);
+//!   and credit, and with larger ones), and a `Source<Bytes>` request
+//!   stream;
 //! - [`raw`]: the floor, length-prefixed frames written with `writev`;
 //! - [`tarpc_bulk`]: tarpc 0.38 with a `Vec<u8>` argument, and with a
 //!   newtype that serde serializes as one byte string;
@@ -95,6 +97,10 @@ pub trait Bulk: Clone + Send + Sync + 'static {
 
     /// Whether the system has calls for (c) (raw TCP has none).
     const HAS_CALLS: bool = true;
+
+    /// Whether (a) and (c) are measured on this row (a row added for its
+    /// (b) only says `false`).
+    const UPLOADS: bool = true;
 
     /// Makes the argument for `data` (a copy, for systems whose argument
     /// owns its bytes). The bench calls it before the clock starts: every
@@ -178,10 +184,9 @@ pub enum BulkSystem {
     ZerowireFnBytes,
     /// The same with `max_chunk` 1 MiB and `initial_credit` 4 MiB.
     ZerowireBigChunks,
-    // ---- ZEROWIRE STREAMING ROW GOES HERE (issue 4) -----------------------
-    // `ZerowireStream`: (b) through a `zerowire::rpc::Source<Vec<u8>>`
-    // parameter once `#[zerowire::service]` takes one; see the marked spot
-    // in `zw.rs`. Add it to `ALL`, `name` and `with_bulk_system` too.
+    /// zerowire, (b) as one call with a `Source<Bytes>` request stream; (a)
+    /// and (c) not measured.
+    ZerowireStream,
     /// Raw TCP, length-prefixed frames.
     Raw,
     /// tarpc, `Vec<u8>` argument (serde: a sequence of `u8`).
@@ -194,10 +199,11 @@ pub enum BulkSystem {
 
 impl BulkSystem {
     /// Every bulk system.
-    pub const ALL: [BulkSystem; 7] = [
+    pub const ALL: [BulkSystem; 8] = [
         BulkSystem::Zerowire,
         BulkSystem::ZerowireFnBytes,
         BulkSystem::ZerowireBigChunks,
+        BulkSystem::ZerowireStream,
         BulkSystem::Raw,
         BulkSystem::Tarpc,
         BulkSystem::TarpcBytes,
@@ -212,6 +218,7 @@ impl BulkSystem {
             BulkSystem::ZerowireBigChunks => {
                 "zerowire, plain fn, Bytes, max_chunk 1 MiB, credit 4 MiB (same)"
             }
+            BulkSystem::ZerowireStream => "zerowire, (b) as a Source<Bytes> request stream",
             BulkSystem::Raw => "raw TCP (length-prefixed writev)",
             BulkSystem::Tarpc => "tarpc 0.38 (Vec<u8> arg; (b): calls, 8 in flight)",
             BulkSystem::TarpcBytes => "tarpc 0.38, serialize_bytes newtype (same)",
@@ -236,6 +243,7 @@ where
         BulkSystem::Zerowire => run(zw::start().await?, f, system).await,
         BulkSystem::ZerowireFnBytes => run(zw::start_bytes().await?, f, system).await,
         BulkSystem::ZerowireBigChunks => run(zw::start_bytes_big_chunks().await?, f, system).await,
+        BulkSystem::ZerowireStream => run(zw::start_stream().await?, f, system).await,
         BulkSystem::Raw => run(raw::start().await?, f, system).await,
         BulkSystem::Tarpc => run(tarpc_bulk::start_vec().await?, f, system).await,
         BulkSystem::TarpcBytes => run(tarpc_bulk::start_bytes().await?, f, system).await,
