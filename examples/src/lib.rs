@@ -4,6 +4,7 @@
 
 pub mod bidi;
 pub mod calc;
+pub mod stream;
 
 /// The address argument of an example binary, or `default`.
 pub fn addr_arg(default: &str) -> String {
