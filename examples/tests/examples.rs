@@ -71,3 +71,14 @@ fn bidi_errors_cross_both_ways() {
         "{out}"
     );
 }
+
+#[test]
+fn stream_camera_beside_control_calls() {
+    let out = run(
+        env!("CARGO_BIN_EXE_stream-viewer"),
+        &["--spawn-camera", "--seconds", "1"],
+    );
+    assert!(out.contains("every frame checked"), "{out}");
+    assert!(out.contains("(frames sent, all received)"), "{out}");
+    assert!(out.contains("control:"), "{out}");
+}
