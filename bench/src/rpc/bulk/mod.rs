@@ -210,18 +210,22 @@ impl BulkSystem {
         BulkSystem::Tonic,
     ];
 
-    /// The row label.
+    /// The row label. Each row has a prefix before its first comma that
+    /// no other row starts with, so `RPC_BENCH_ONLY` (comma-separated
+    /// prefixes) can pick any one row.
     pub fn name(self) -> &'static str {
         match self {
             BulkSystem::Zerowire => "zerowire (async fn, Vec<u8>; (b): calls, 8 in flight)",
-            BulkSystem::ZerowireFnBytes => "zerowire, plain fn, Bytes (same)",
+            BulkSystem::ZerowireFnBytes => "zerowire plain fn, Bytes (same)",
             BulkSystem::ZerowireBigChunks => {
-                "zerowire, plain fn, Bytes, max_chunk 1 MiB, credit 4 MiB (same)"
+                "zerowire big chunks: plain fn, Bytes, max_chunk 1 MiB, credit 4 MiB (same)"
             }
-            BulkSystem::ZerowireStream => "zerowire, (b) as a Source<Bytes> request stream",
+            BulkSystem::ZerowireStream => {
+                "zerowire stream: (b) as one call with a Source<Bytes> request stream"
+            }
             BulkSystem::Raw => "raw TCP (length-prefixed writev)",
             BulkSystem::Tarpc => "tarpc 0.38 (Vec<u8> arg; (b): calls, 8 in flight)",
-            BulkSystem::TarpcBytes => "tarpc 0.38, serialize_bytes newtype (same)",
+            BulkSystem::TarpcBytes => "tarpc 0.38 bytes: newtype with serialize_bytes (same)",
             BulkSystem::Tonic => "tonic 0.14 + prost (bytes; (b): client stream)",
         }
     }
