@@ -281,8 +281,11 @@ pub enum Event<'a> {
         /// The encoded arguments.
         body: &'a [u8],
     },
-    /// The peer cancelled a call being served: drop its handler. The final
-    /// frame was sent already; a later reply is ignored.
+    /// A call being served has ended without this side's answer: drop its
+    /// handler. Either the peer cancelled it, or this side ended it because
+    /// a request-stream message announced more than `max_message` (the
+    /// caller got `MessageTooLarge`). The final frame was sent already; a
+    /// later reply is `Stale`.
     Cancelled(IncomingCall),
     /// A call of this side completed with the callee's result.
     Reply {
