@@ -376,6 +376,11 @@ pub(super) async fn bench(runs: usize, only: &str) -> String {
 
 type Metric = fn(&BulkSample) -> f64;
 
+/// A row label in backticks, so markdown shows `Vec<u8>` as written.
+fn code(label: &str) -> String {
+    format!("`{label}`")
+}
+
 fn col(samples: &[BulkSample], f: Metric) -> Vec<f64> {
     samples.iter().map(f).collect()
 }
@@ -429,7 +434,7 @@ fn report(runs: usize, results: &[(BulkSystem, Vec<BulkSample>)]) -> String {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            sys.name(),
+            code(sys.name()),
             bcell(&col(samples, |s| s.up_gbps), |v| format!("{v:.2}")),
             bcell(&col(samples, |s| s.up_writes), |v| format!("{v:.2}")),
             bcell(&col(samples, |s| s.up_cpu_ms), |v| format!("{v:.0}")),
@@ -448,7 +453,7 @@ fn report(runs: usize, results: &[(BulkSystem, Vec<BulkSample>)]) -> String {
     ];
     let _ = write!(o, "\n| zerowire against |");
     for z in zws {
-        let _ = write!(o, " {} | verdict |", z.name());
+        let _ = write!(o, " {} | verdict |", code(z.name()));
     }
     let _ = writeln!(o, "\n|---|---:|---|---:|---|---:|---|---:|---|");
     let fmt = |(r, lo, hi): (f64, f64, f64)| format!("{r:.2}x (runs {lo:.2}–{hi:.2}x)");
@@ -465,7 +470,7 @@ fn report(runs: usize, results: &[(BulkSystem, Vec<BulkSample>)]) -> String {
     for (part, f) in parts {
         for (peer, label, min) in peers {
             let other = get(peer);
-            let _ = write!(o, "| {part}: {} ({label}) |", peer.name());
+            let _ = write!(o, "| {part}: {} ({label}) |", code(peer.name()));
             for z in zws {
                 let zw = get(z);
                 if zw.is_empty() || other.is_empty() || !f(&zw[0]).is_finite() {
@@ -502,7 +507,7 @@ fn report(runs: usize, results: &[(BulkSystem, Vec<BulkSample>)]) -> String {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            sys.name(),
+            code(sys.name()),
             bcell(&col(samples, |s| s.idle_p50), |v| format!("{v:.1}")),
             bcell(&col(samples, |s| s.idle_p99), |v| format!("{v:.1}")),
             bcell(&col(samples, |s| s.busy_p50), |v| format!("{v:.1}")),
