@@ -88,7 +88,9 @@ impl Default for Config {
             default_deadline: None,
             cancel_timeout: Duration::from_secs(10),
             send_high_water: 64 * 1024,
-            max_message: 64 * 1024 * 1024,
+            // 64 MiB of payload, plus room for the message's own length
+            // prefixes (a 64 MiB `Vec<u8>` argument encodes to 64 MiB + 4).
+            max_message: 64 * 1024 * 1024 + 64 * 1024,
             initial_credit: 256 * 1024,
             max_chunk: 64 * 1024,
             build: "",

@@ -48,14 +48,14 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
     cx: &Arc<Context>,
     call: IncomingCall,
     method: u16,
-    body: &[u8],
+    body: super::Body<'_>,
     streams: Option<Streams>,
 ) -> Result<Answer<S::Reply>, R::Task> {
     let mut handler = Box::pin(run_call(
         p.service.clone(),
         cx.clone(),
         method,
-        body.to_vec(),
+        body.into_vec(),
         streams,
     ));
     // A waker that does nothing is enough for the first poll: if the

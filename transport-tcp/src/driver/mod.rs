@@ -97,7 +97,7 @@ fn dispatch<R: Runtime, S: Service<Context>>(
     p: Parts<'_, R, S>,
     call: IncomingCall,
     method: u16,
-    body: &[u8],
+    body: Body<'_>,
 ) -> Dispatched<S::Reply, R::Task> {
     Counters::add(&p.shared.counters.calls_served, 1);
     // The peer's HELLO always comes first, so the context exists.
@@ -117,7 +117,7 @@ fn dispatch<R: Runtime, S: Service<Context>>(
         };
         return (served, Some(plumbing));
     }
-    let served = match handlers::run_sync(&**p.service, cx, method, body) {
+    let served = match handlers::run_sync(&**p.service, cx, method, body.as_slice()) {
         Some(answer) => Served::Answer(answer),
         None => match serve_call(&p, cx, call, method, body, None) {
             Ok(answer) => Served::Answer(answer),
@@ -125,6 +125,29 @@ fn dispatch<R: Runtime, S: Service<Context>>(
         },
     };
     (served, None)
+}
+
+/// A call's encoded arguments: in the receive buffer, or reassembled from
+/// chunks (then an async handler takes the buffer instead of a copy).
+pub(super) enum Body<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Body<'_> {
+    pub(super) fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Borrowed(b) => b,
+            Self::Owned(v) => v,
+        }
+    }
+
+    pub(super) fn into_vec(self) -> Vec<u8> {
+        match self {
+            Self::Borrowed(b) => b.to_vec(),
+            Self::Owned(v) => v,
+        }
+    }
 }
 
 /// What [`dispatch`] did, and the streams of a streaming method.
@@ -461,7 +484,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                 }
                 Event::Call { call, method, body } => {
                     let parts = parts!(self);
-                    let (served, plumbing) = dispatch(parts, call, method, body);
+                    let (served, plumbing) = dispatch(parts, call, method, Body::Borrowed(body));
                     self.after_dispatch(call, served, plumbing);
                 }
                 Event::Opened { call, method } => self.on_opened(call, method),
@@ -487,7 +510,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         (Channel::In(call), Some(body)) => {
                             if let Some(method) = self.take_method(channel) {
                                 let (served, plumbing) =
-                                    dispatch(parts!(self), call, method, &body);
+                                    dispatch(parts!(self), call, method, Body::Owned(body));
                                 self.after_dispatch(call, served, plumbing);
                             }
                         }
