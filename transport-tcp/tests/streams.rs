@@ -386,3 +386,48 @@ async fn slow_consumer_of_64_mib_bounds_memory_on_both_sides() {
         "the producer did not wait"
     );
 }
+
+/// The same driver on smol: a reply stream with a typed error, a request
+/// stream, and cancellation by dropping.
+#[test]
+fn streams_on_smol() {
+    use smol::future::FutureExt as _;
+    smol::block_on(
+        async {
+            let cam = Cam::default();
+            let listener = zerowire_tcp::smol::Listener::bind("127.0.0.1:0", Config::default())
+                .await
+                .unwrap();
+            let addr = listener.local_addr().unwrap();
+            let served = cam.clone();
+            let server = smol::spawn(listener.serve(move || CameraService::new(served.clone())));
+            let peer = zerowire_tcp::smol::connect(addr, (), Config::default())
+                .await
+                .unwrap();
+            let client = CameraClient::new(peer);
+
+            let mut frames = client.frames(10, 100_000, 7);
+            for seq in 0..7 {
+                assert_eq!(frames.next().await.unwrap().unwrap(), frame(seq, 100_000));
+            }
+            assert_eq!(
+                frames.next().await,
+                Some(Err(CallError::Remote(CamError::Broken { at: 7 })))
+            );
+            let items = futures::stream::iter((0..20).map(|i| frame(i, 50_000)));
+            assert_eq!(client.upload(u32::MAX, items).await, Ok(1_000_000));
+            let mut endless = client.endless();
+            assert!(endless.next().await.unwrap().is_ok());
+            drop(endless);
+            while !cam.endless_stopped.load(Ordering::SeqCst) {
+                smol::Timer::after(Duration::from_millis(5)).await;
+            }
+            assert_eq!(client.ping(1).await, Ok(2));
+            drop(server);
+        }
+        .or(async {
+            smol::Timer::after(Duration::from_secs(20)).await;
+            panic!("timed out");
+        }),
+    );
+}
