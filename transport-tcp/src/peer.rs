@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use zerowire::proto::{CloseReason, MethodDesc};
 use zerowire::rpc::{BlockingCaller, ByteStream, CallError, CallOptions, Caller, StreamCall};
@@ -182,6 +183,10 @@ pub(crate) struct OutNote {
 pub(crate) trait Outgoing: Send {
     /// The arguments, until [`started`](Self::started).
     fn args(&self) -> Option<&dyn Encode>;
+    /// Large arguments the caller's task encoded already (taken once).
+    fn take_encoded(&mut self) -> Option<Bytes> {
+        None
+    }
     /// The arguments are encoded into the send buffer: drop them.
     fn started(&mut self);
     /// Decodes the reply (in the driver, straight from the receive buffer)
@@ -192,9 +197,37 @@ pub(crate) trait Outgoing: Send {
     fn complete_owned(self: Box<Self>, body: Vec<u8>);
 }
 
+/// Arguments above this size are encoded by the caller's task, and a
+/// result reassembled from chunks is decoded there: the connection's task
+/// does no per-byte work for large messages besides the socket copies, so
+/// the small calls on the connection do not wait behind it.
+const LARGE: usize = 64 * 1024;
+
+/// Arguments encoded by the caller's task.
+struct PreEncoded(Bytes);
+
+impl Encode for PreEncoded {
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn encode(&self, buf: &mut [u8]) -> Result<usize, zerowire::EncodeError> {
+        crate::stream::Raw(&self.0).encode(buf)
+    }
+}
+
+/// A reply as the driver hands it to the caller's task.
+enum Received<R> {
+    /// Decoded in the driver, straight from the receive buffer.
+    Value(R),
+    /// Reassembled from chunks; the caller's task decodes it.
+    Encoded(Vec<u8>),
+}
+
 struct Typed<A, R> {
     args: Option<A>,
-    reply: oneshot::Sender<Result<R, CallError>>,
+    pre: Option<PreEncoded>,
+    reply: oneshot::Sender<Result<Received<R>, CallError>>,
 }
 
 impl<A, R> Outgoing for Typed<A, R>
@@ -203,27 +236,35 @@ where
     R: for<'de> FromView<'de> + Send,
 {
     fn args(&self) -> Option<&dyn Encode> {
-        self.args.as_ref().map(|a| a as &dyn Encode)
+        match &self.pre {
+            Some(pre) => Some(pre),
+            None => self.args.as_ref().map(|a| a as &dyn Encode),
+        }
+    }
+
+    fn take_encoded(&mut self) -> Option<Bytes> {
+        self.pre.take().map(|p| p.0)
     }
 
     fn started(&mut self) {
         self.args = None;
+        self.pre = None;
     }
 
     fn complete(self: Box<Self>, result: Result<&[u8], CallError>) {
         if self.reply.is_closed() {
             return;
         }
-        let result = result.and_then(|body| R::decode(body).map_err(CallError::BadResponse));
+        let result = result.and_then(|body| {
+            R::decode(body)
+                .map(Received::Value)
+                .map_err(CallError::BadResponse)
+        });
         let _ = self.reply.send(result);
     }
 
     fn complete_owned(self: Box<Self>, body: Vec<u8>) {
-        if self.reply.is_closed() {
-            return;
-        }
-        let result = zerowire::wire::decode_owned::<R>(body).map_err(CallError::BadResponse);
-        let _ = self.reply.send(result);
+        let _ = self.reply.send(Ok(Received::Encoded(body)));
     }
 }
 
@@ -425,6 +466,14 @@ impl Peer {
         let shared = &*self.shared;
         let (tx, rx) = oneshot::channel();
         let token = shared.next_token.fetch_add(1, Ordering::Relaxed);
+        let (args, pre) = if args.encoded_len() > LARGE {
+            let mut buf = vec![0; args.encoded_len()];
+            let n = Encode::encode(&args, &mut buf).unwrap_or(0);
+            buf.truncate(n);
+            (None, Some(PreEncoded(Bytes::from(buf))))
+        } else {
+            (Some(args), None)
+        };
         let deadline = options
             .timeout
             .or(shared.default_deadline)
@@ -434,7 +483,8 @@ impl Peer {
             method,
             deadline,
             call: Box::new(Typed {
-                args: Some(args),
+                args,
+                pre,
                 reply: tx,
             }),
             stream: None,
@@ -454,7 +504,15 @@ impl Peer {
             None => rx.await,
         };
         guard.armed = false;
-        result.unwrap_or_else(|_| Err(CallError::Disconnected(shared.close_reason())))
+        match result {
+            Ok(Ok(Received::Value(r))) => Ok(r),
+            // `Bytes` values share the reassembled buffer.
+            Ok(Ok(Received::Encoded(body))) => {
+                zerowire::wire::decode_owned::<R>(body).map_err(CallError::BadResponse)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(CallError::Disconnected(shared.close_reason())),
+        }
     }
 
     async fn notify_inner<A>(self, method: &'static MethodDesc, args: A) -> Result<(), CallError>

@@ -7,6 +7,7 @@ use std::task::{Context as TaskCx, Poll};
 
 use tokio::sync::mpsc;
 use zerowire::rpc::{BoxFuture, CallError, SinkBackend, SourceBackend};
+use zerowire::{Encode, EncodeError};
 
 use crate::peer::{Command, Shared};
 
@@ -65,5 +66,25 @@ impl SinkBackend for ItemSink {
                 .await
                 .map_err(|_| CallError::Cancelled)
         })
+    }
+}
+
+/// Bytes that are already an encoded message, as a message body.
+pub(crate) struct Raw<'a>(pub(crate) &'a [u8]);
+
+impl Encode for Raw<'_> {
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let n = self.0.len();
+        let available = buf.len();
+        let dst = buf.get_mut(..n).ok_or(EncodeError::BufferTooSmall {
+            needed: n,
+            available,
+        })?;
+        dst.copy_from_slice(self.0);
+        Ok(n)
     }
 }

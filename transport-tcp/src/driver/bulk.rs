@@ -72,13 +72,12 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     /// told), `Err` if it must wait.
     pub(super) fn open_call(
         &mut self,
-        c: OutCall,
+        mut c: OutCall,
         now: proto::Instant,
     ) -> Result<Option<(CallId, Bytes)>, OutCall> {
-        let Some(args) = c.call.args() else {
+        let Some(len) = c.call.args().map(|a| a.encoded_len() as u64) else {
             return Ok(None);
         };
-        let len = args.encoded_len() as u64;
         if len > self.peer_max_message {
             c.call.complete(Err(CallError::MessageTooLarge {
                 len,
@@ -89,7 +88,10 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         let deadline = c.deadline.map(|d| self.clock.at(d));
         match self.conn.open(now, c.method, deadline) {
             Ok(id) => {
-                let body = encode(args);
+                let body = match c.call.take_encoded() {
+                    Some(body) => body,
+                    None => c.call.args().map(encode).unwrap_or_default(),
+                };
                 self.track(c, id);
                 Ok(Some((id, body)))
             }

@@ -15,6 +15,10 @@ use zerowire::rpc::{Refusal, Service, Streams};
 use crate::peer::Context;
 use crate::runtime::Runtime;
 
+/// Arguments up to this size are decoded (and a plain `fn` handler run)
+/// on the connection's task; larger ones in a task of their own.
+pub(super) const IN_PLACE_LIMIT: usize = 64 * 1024;
+
 /// What a handler produced.
 pub(super) enum Answer<R> {
     Reply(R),
@@ -51,6 +55,9 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
     body: super::Body<'_>,
     streams: Option<Streams>,
 ) -> Result<Answer<S::Reply>, R::Task> {
+    // Large arguments are decoded in the handler's own task, not on the
+    // connection's (the small calls on the connection keep moving).
+    let in_place = body.as_slice().len() <= IN_PLACE_LIMIT;
     let mut handler = Box::pin(run_call(
         p.service.clone(),
         cx.clone(),
@@ -61,9 +68,9 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
     // A waker that does nothing is enough for the first poll: if the
     // handler waits, the task it moves to polls it again with its own.
     let mut first = std::task::Context::from_waker(std::task::Waker::noop());
-    match handler.as_mut().poll(&mut first) {
-        Poll::Ready(answer) => Ok(answer),
-        Poll::Pending => {
+    match in_place.then(|| handler.as_mut().poll(&mut first)) {
+        Some(Poll::Ready(answer)) => Ok(answer),
+        _ => {
             let done = p.done_tx.clone();
             Err(p.rt.spawn(async move {
                 let answer = handler.await;

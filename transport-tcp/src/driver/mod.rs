@@ -117,7 +117,11 @@ fn dispatch<R: Runtime, S: Service<Context>>(
         };
         return (served, Some(plumbing));
     }
-    let served = match handlers::run_sync(&**p.service, cx, method, body.as_slice()) {
+    let in_place = body.as_slice().len() <= handlers::IN_PLACE_LIMIT;
+    let sync = in_place
+        .then(|| handlers::run_sync(&**p.service, cx, method, body.as_slice()))
+        .flatten();
+    let served = match sync {
         Some(answer) => Served::Answer(answer),
         None => match serve_call(&p, cx, call, method, body, None) {
             Ok(answer) => Served::Answer(answer),

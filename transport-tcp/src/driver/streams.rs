@@ -19,14 +19,13 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use zerowire::proto::{self, CallId, Channel, ErrorCode, IncomingCall, SendError, StreamKind};
 use zerowire::rpc::{ByteStream, CallError, Service, Stream, Streams};
-use zerowire::{Encode, EncodeError};
 
 use super::bulk::Upload;
 use super::handlers::Done;
 use super::Driver;
 use crate::peer::{Context, Counters, OutStream, Shared};
 use crate::runtime::{Runtime, Task as _};
-use crate::stream::{Item, ItemSink, ItemSource};
+use crate::stream::{Item, ItemSink, ItemSource, Raw};
 
 /// A received stream: where its items go and what is owed to the sender.
 pub(super) struct StreamIn {
@@ -107,26 +106,6 @@ pub(super) fn plumbing<R>(
         plumbing.out = Some(StreamOut::new(Feed::Server(rx)));
     }
     (streams, plumbing)
-}
-
-/// A message's encoded bytes as a message body.
-struct Raw<'a>(&'a [u8]);
-
-impl Encode for Raw<'_> {
-    fn encoded_len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        let n = self.0.len();
-        let available = buf.len();
-        let dst = buf.get_mut(..n).ok_or(EncodeError::BufferTooSmall {
-            needed: n,
-            available,
-        })?;
-        dst.copy_from_slice(self.0);
-        Ok(n)
-    }
 }
 
 /// What [`Driver::send_one`] did.
