@@ -144,24 +144,39 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> SendBuf<B> {
     /// Encodes one frame with `f` at the end of the pending bytes. On
     /// `BufferTooSmall` the pending bytes are moved to the front and `f` is
     /// tried once more; if it still does not fit, nothing is appended.
+    ///
+    /// `f` is called from one place (a loop of at most two rounds), so each
+    /// caller's encoder is inlined once, not twice.
+    #[inline]
     pub(crate) fn append(
         &mut self,
         mut f: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
     ) -> Result<usize, EncodeError> {
-        let end = self.end;
-        let spare = self.buf.as_mut().get_mut(end..).unwrap_or_default();
-        let n = match f(spare) {
-            Ok(n) => n,
-            Err(EncodeError::BufferTooSmall { .. }) if self.start > 0 => {
-                self.compact();
-                let end = self.end;
-                let spare = self.buf.as_mut().get_mut(end..).unwrap_or_default();
-                f(spare)?
+        let mut retry = self.start > 0;
+        loop {
+            match f(self.spare()) {
+                Ok(n) => {
+                    self.commit(n);
+                    return Ok(n);
+                }
+                Err(EncodeError::BufferTooSmall { .. }) if retry => {
+                    self.compact();
+                    retry = false;
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
-        };
+        }
+    }
+
+    /// The free storage after the pending bytes.
+    fn spare(&mut self) -> &mut [u8] {
+        let end = self.end;
+        self.buf.as_mut().get_mut(end..).unwrap_or_default()
+    }
+
+    /// Marks `n` bytes written into [`spare`](Self::spare) as queued.
+    fn commit(&mut self, n: usize) {
         self.end = self.end.saturating_add(n);
         self.queued = self.queued.saturating_add(n as u64);
-        Ok(n)
     }
 }
