@@ -483,36 +483,51 @@ impl Frame<'_> {
         }
     }
 
-    fn rest_len(&self) -> usize {
-        let v = |x: u64| varint::len(x);
+    /// The frame as it is laid out: `type ‖ len ‖ fields (LPVs) ‖ tail`,
+    /// with the number of fields used.
+    fn parts(&self) -> (u8, [u64; 3], usize, &[u8]) {
+        let ty = self.ty();
         match self {
-            Self::Call { call_id, body, .. } => v(*call_id).saturating_add(body.len()),
+            Self::Call { call_id, body, .. } => (ty, [*call_id, 0, 0], 1, body),
             Self::Data {
                 call_id,
                 method,
                 total_len,
                 payload,
                 ..
-            } => v(*call_id)
-                .saturating_add(method.map_or(0, v))
-                .saturating_add(total_len.map_or(0, v))
-                .saturating_add(payload.len()),
-            Self::Cancel { call_id } => v(*call_id),
-            Self::Credit { call_id, bytes } => v(*call_id).saturating_add(v(*bytes)),
-            Self::Ping(b) | Self::Pong(b) => b.len(),
-            Self::GoAway { last_call_id, code } => v(*last_call_id).saturating_add(v(*code)),
-            Self::Hello { body } => body.len(),
+            } => {
+                let mut fields = [*call_id, 0, 0];
+                let mut n = 1;
+                for f in [method, total_len].into_iter().flatten() {
+                    if let Some(slot) = fields.get_mut(n) {
+                        *slot = *f;
+                    }
+                    n = n.saturating_add(1);
+                }
+                (ty, fields, n, payload)
+            }
+            Self::Cancel { call_id } => (ty, [*call_id, 0, 0], 1, &[]),
+            Self::Credit { call_id, bytes } => (ty, [*call_id, *bytes, 0], 2, &[]),
+            Self::Ping(b) | Self::Pong(b) => (ty, [0; 3], 0, b),
+            Self::GoAway { last_call_id, code } => (ty, [*last_call_id, *code, 0], 2, &[]),
+            Self::Hello { body } => (ty, [0; 3], 0, body),
             Self::MethodTable {
                 first_index,
                 fingerprints,
-            } => v(*first_index).saturating_add(fingerprints.len().saturating_mul(8)),
-            Self::Extension { body, .. } => body.len(),
+            } => (
+                ty,
+                [*first_index, 0, 0],
+                1,
+                zerocopy::IntoBytes::as_bytes(*fingerprints),
+            ),
+            Self::Extension { body, .. } => (ty, [0; 3], 0, body),
         }
     }
 
     /// The frame's encoded length, header included.
     pub fn encoded_len(&self) -> usize {
-        let rest = self.rest_len();
+        let (_, fields, n, tail) = self.parts();
+        let rest = rest_len(fields.get(..n).unwrap_or_default(), tail.len());
         varint::len_usize(rest)
             .saturating_add(1)
             .saturating_add(rest)
@@ -520,63 +535,72 @@ impl Frame<'_> {
 
     /// Encodes the frame (copying its slices) into the front of `buf`.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        let rest = self.rest_len();
-        let total = self.encoded_len();
-        let available = buf.len();
-        let out = buf.get_mut(..total).ok_or(EncodeError::BufferTooSmall {
-            needed: total,
-            available,
-        })?;
-        let mut w = Writer::new(out);
-        w.put_u8(self.ty());
-        w.put_len(rest);
-        match self {
-            Self::Call { call_id, body, .. } => {
-                w.put_varint(*call_id);
-                w.put(body);
-            }
-            Self::Data {
-                call_id,
-                method,
-                total_len,
-                payload,
-                ..
-            } => {
-                w.put_varint(*call_id);
-                if let Some(m) = method {
-                    w.put_varint(*m);
-                }
-                if let Some(t) = total_len {
-                    w.put_varint(*t);
-                }
-                w.put(payload);
-            }
-            Self::Cancel { call_id } => w.put_varint(*call_id),
-            Self::Credit { call_id, bytes } => {
-                w.put_varint(*call_id);
-                w.put_varint(*bytes);
-            }
-            Self::Ping(b) | Self::Pong(b) => w.put(b),
-            Self::GoAway { last_call_id, code } => {
-                w.put_varint(*last_call_id);
-                w.put_varint(*code);
-            }
-            Self::Hello { body } => w.put(body),
-            Self::MethodTable {
-                first_index,
-                fingerprints,
-            } => {
-                w.put_varint(*first_index);
-                w.put(zerocopy::IntoBytes::as_bytes(*fingerprints));
-            }
-            Self::Extension { body, .. } => w.put(body),
-        }
-        if w.is_exactly_full() {
-            Ok(total)
-        } else {
-            Err(EncodeError::LengthMismatch)
-        }
+        let (ty, fields, n, tail) = self.parts();
+        encode_fields(buf, ty, fields.get(..n).unwrap_or_default(), tail)
     }
+}
+
+/// The `len` of a frame: its LPV `fields` and `body_len` bytes after them.
+fn rest_len(fields: &[u64], body_len: usize) -> usize {
+    fields
+        .iter()
+        .fold(body_len, |n, f| n.saturating_add(varint::len(*f)))
+}
+
+/// Writes the header of a frame, `ty ‖ len ‖ fields (LPVs)`, whose `len`
+/// also counts `body_len` bytes after the fields; returns the header's
+/// length. Fails with `BufferTooSmall` unless the header and `reserve`
+/// bytes after it fit in `buf`.
+///
+/// Every frame encoder writes its header here: one copy of the LPV
+/// writers in a firmware image instead of one per frame type and body type.
+#[inline(never)]
+fn put_head(
+    buf: &mut [u8],
+    ty: u8,
+    fields: &[u64],
+    body_len: usize,
+    reserve: usize,
+) -> Result<usize, EncodeError> {
+    let rest = rest_len(fields, body_len);
+    let head = 1usize
+        .saturating_add(varint::len_usize(rest))
+        .saturating_add(rest.saturating_sub(body_len));
+    let needed = head.saturating_add(reserve);
+    let available = buf.len();
+    let out = buf
+        .get_mut(..head)
+        .filter(|_| needed <= available)
+        .ok_or(EncodeError::BufferTooSmall { needed, available })?;
+    let mut w = Writer::new(out);
+    w.put_u8(ty);
+    w.put_len(rest);
+    for f in fields {
+        w.put_varint(*f);
+    }
+    if w.is_exactly_full() {
+        Ok(head)
+    } else {
+        Err(EncodeError::LengthMismatch)
+    }
+}
+
+/// Encodes the frame `ty ‖ len ‖ fields (LPVs) ‖ tail` into the front of
+/// `buf`: every frame whose body is bytes at hand (control frames, a
+/// [`Frame`]).
+#[inline(never)]
+pub(crate) fn encode_fields(
+    buf: &mut [u8],
+    ty: u8,
+    fields: &[u64],
+    tail: &[u8],
+) -> Result<usize, EncodeError> {
+    let head = put_head(buf, ty, fields, tail.len(), tail.len())?;
+    let end = head.saturating_add(tail.len());
+    buf.get_mut(head..end)
+        .ok_or(EncodeError::LengthMismatch)?
+        .copy_from_slice(tail);
+    Ok(end)
 }
 
 /// Writes a frame header and then `body`'s encoding directly after it, with
@@ -588,28 +612,11 @@ fn encode_with_body<T: Encode + ?Sized>(
     body: &T,
 ) -> Result<usize, EncodeError> {
     let body_len = body.encoded_len();
-    let rest = fields
-        .iter()
-        .fold(body_len, |n, f| n.saturating_add(varint::len(*f)));
-    let head = 1usize.saturating_add(varint::len_usize(rest));
-    let total = head.saturating_add(rest);
-    let available = buf.len();
-    let out = buf.get_mut(..total).ok_or(EncodeError::BufferTooSmall {
-        needed: total,
-        available,
-    })?;
-    let (hdr, body_out) = out
-        .split_at_mut_checked(total.saturating_sub(body_len))
+    let head = put_head(buf, ty, fields, body_len, body_len)?;
+    let total = head.saturating_add(body_len);
+    let body_out = buf
+        .get_mut(head..total)
         .ok_or(EncodeError::LengthMismatch)?;
-    let mut w = Writer::new(hdr);
-    w.put_u8(ty);
-    w.put_len(rest);
-    for f in fields {
-        w.put_varint(*f);
-    }
-    if !w.is_exactly_full() {
-        return Err(EncodeError::LengthMismatch);
-    }
     body.encode(body_out)?;
     Ok(total)
 }
@@ -636,6 +643,23 @@ pub fn encode_data<T: Encode + ?Sized>(
     total_len: Option<u64>,
     body: &T,
 ) -> Result<usize, EncodeError> {
+    let (bits, fields, n) = data_fields(flags, call_id, method, total_len);
+    encode_with_body(
+        buf,
+        ty::DATA | bits,
+        fields.get(..n).unwrap_or_default(),
+        body,
+    )
+}
+
+/// The type bits and the fields of a DATA frame: `flags` with `OPEN` and
+/// `TOTAL` set exactly when `method` and `total_len` are present.
+fn data_fields(
+    flags: DataFlags,
+    call_id: u64,
+    method: Option<u64>,
+    total_len: Option<u64>,
+) -> (u8, [u64; 3], usize) {
     let mut bits = flags.bits() & !(DataFlags::OPEN.bits() | DataFlags::TOTAL.bits());
     let mut fields = [call_id, 0, 0];
     let mut n = 1;
@@ -653,12 +677,7 @@ pub fn encode_data<T: Encode + ?Sized>(
         }
         n = n.saturating_add(1);
     }
-    encode_with_body(
-        buf,
-        ty::DATA | bits,
-        fields.get(..n).unwrap_or_default(),
-        body,
-    )
+    (bits, fields, n)
 }
 
 /// Encodes a single-frame reply (`DATA` with `FIN_MSG | FIN_STREAM`).
@@ -779,37 +798,156 @@ pub fn encode_data_header(
     total_len: Option<u64>,
     payload_len: usize,
 ) -> Result<usize, EncodeError> {
-    let mut bits = flags.bits() & !(DataFlags::OPEN.bits() | DataFlags::TOTAL.bits());
-    let mut rest = varint::len(call_id).saturating_add(payload_len);
-    if let Some(m) = method {
-        bits |= DataFlags::OPEN.bits();
-        rest = rest.saturating_add(varint::len(m));
+    let (bits, fields, n) = data_fields(flags, call_id, method, total_len);
+    put_head(
+        buf,
+        ty::DATA | bits,
+        fields.get(..n).unwrap_or_default(),
+        payload_len,
+        0,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    //! The shared header writer against a straightforward reference: the
+    //! field-by-field encoder every frame type had before they shared
+    //! [`put_head`]. Same bytes and same errors, for every frame and every
+    //! buffer length up to one past the frame's.
+    use super::*;
+    use std::vec;
+
+    /// The reference: `ty ‖ len ‖ fields ‖ body`, with the errors the
+    /// encoders report (`needed` counts the header and `reserve` bytes).
+    fn reference(
+        buf: &mut [u8],
+        ty: u8,
+        fields: &[u64],
+        body: &[u8],
+        reserve: usize,
+    ) -> Result<usize, EncodeError> {
+        let rest = fields.iter().map(|f| varint::len(*f)).sum::<usize>() + body.len();
+        let head = 1 + varint::len_usize(rest) + rest - body.len();
+        if head + reserve > buf.len() {
+            return Err(EncodeError::BufferTooSmall {
+                needed: head + reserve,
+                available: buf.len(),
+            });
+        }
+        let mut w = Writer::new(&mut buf[..head]);
+        w.put_u8(ty);
+        w.put_len(rest);
+        for f in fields {
+            w.put_varint(*f);
+        }
+        assert!(w.is_exactly_full());
+        buf[head..head + reserve].copy_from_slice(&body[..reserve]);
+        Ok(head + reserve)
     }
-    if let Some(t) = total_len {
-        bits |= DataFlags::TOTAL.bits();
-        rest = rest.saturating_add(varint::len(t));
+
+    /// Runs `f` and the reference on every buffer length from 0 to one
+    /// past the frame's and compares results and bytes.
+    fn check(
+        ty: u8,
+        fields: &[u64],
+        body: &[u8],
+        whole: bool,
+        f: impl Fn(&mut [u8]) -> Result<usize, EncodeError>,
+    ) {
+        let reserve = if whole { body.len() } else { 0 };
+        let full = 1 + 8 + 3 * 8 + body.len() + 1;
+        for cap in 0..=full {
+            let (mut a, mut b) = (vec![0xEEu8; cap], vec![0xEEu8; cap]);
+            let got = f(&mut a);
+            let want = reference(&mut b, ty, fields, body, reserve);
+            assert_eq!(got, want, "ty {ty:#x} fields {fields:?} cap {cap}");
+            if let Ok(n) = want {
+                assert_eq!(a[..n], b[..n], "ty {ty:#x} fields {fields:?} cap {cap}");
+            }
+        }
     }
-    let head = 1usize
-        .saturating_add(varint::len_usize(rest))
-        .saturating_add(rest.saturating_sub(payload_len));
-    let available = buf.len();
-    let out = buf.get_mut(..head).ok_or(EncodeError::BufferTooSmall {
-        needed: head,
-        available,
-    })?;
-    let mut w = Writer::new(out);
-    w.put_u8(ty::DATA | bits);
-    w.put_len(rest);
-    w.put_varint(call_id);
-    if let Some(m) = method {
-        w.put_varint(m);
-    }
-    if let Some(t) = total_len {
-        w.put_varint(t);
-    }
-    if w.is_exactly_full() {
-        Ok(head)
-    } else {
-        Err(EncodeError::LengthMismatch)
+
+    const VALUES: [u64; 8] = [0, 1, 63, 64, 16383, 16384, (1 << 30) - 1, 1 << 30];
+
+    #[test]
+    fn encoders_match_the_field_by_field_reference() {
+        let long = "Z".repeat(70);
+        let bodies: [&str; 3] = ["", "x", &long];
+        for &id in &VALUES {
+            for body in bodies {
+                // A `&str` body encodes as LPV length + bytes.
+                let mut wire_body = vec![0u8; Encode::encoded_len(&body)];
+                Encode::encode(&body, &mut wire_body).unwrap();
+                let raw = body.as_bytes();
+                check(5, &[id], &wire_body, true, |b| encode_call(b, 5, id, &body));
+                check(0x83, &[id], &wire_body, true, |b| {
+                    encode_reply(b, id, &body)
+                });
+                for (m, t) in [
+                    (None, None),
+                    (Some(3), None),
+                    (None, Some(id)),
+                    (Some(id), Some(9)),
+                ] {
+                    let (bits, fields, n) = data_fields(DataFlags::FIN_MSG, id, m, t);
+                    let fields = &fields[..n];
+                    check(ty::DATA | bits, fields, &wire_body, true, |b| {
+                        encode_data(b, DataFlags::FIN_MSG, id, m, t, &body)
+                    });
+                    check(ty::DATA | bits, fields, raw, false, |b| {
+                        encode_data_header(b, DataFlags::FIN_MSG, id, m, t, raw.len())
+                    });
+                    let frame = Frame::Data {
+                        flags: DataFlags::from_bits(bits),
+                        call_id: id,
+                        method: m,
+                        total_len: t,
+                        payload: raw,
+                    };
+                    check(ty::DATA | bits, fields, raw, true, |b| frame.encode(b));
+                }
+                let fps = <[U64]>::ref_from_bytes(&[1u8; 16]).unwrap();
+                let frames = [
+                    Frame::Call {
+                        method: 9,
+                        call_id: id,
+                        body: raw,
+                    },
+                    Frame::Ping(&raw[..raw.len().min(8)]),
+                    Frame::Pong(&raw[..raw.len().min(8)]),
+                    Frame::Hello { body: raw },
+                    Frame::Extension {
+                        ty: 0xC3,
+                        body: raw,
+                    },
+                    Frame::MethodTable {
+                        first_index: id,
+                        fingerprints: fps,
+                    },
+                ];
+                for frame in frames {
+                    let (ty, fields, n, tail) = frame.parts();
+                    check(ty, &fields[..n], tail, true, |b| frame.encode(b));
+                    assert_eq!(
+                        frame.encoded_len(),
+                        reference(&mut [0; 200], ty, &fields[..n], tail, tail.len()).unwrap()
+                    );
+                }
+            }
+            for frame in [
+                Frame::Cancel { call_id: id },
+                Frame::Credit {
+                    call_id: id,
+                    bytes: id ^ 5,
+                },
+                Frame::GoAway {
+                    last_call_id: id,
+                    code: 14,
+                },
+            ] {
+                let (ty, fields, n, tail) = frame.parts();
+                check(ty, &fields[..n], tail, true, |b| frame.encode(b));
+            }
+        }
     }
 }

@@ -520,12 +520,11 @@ where
         if self.goaway_sent {
             return;
         }
-        let goaway = Frame::GoAway {
-            last_call_id: self.highest_incoming,
-            code: code.into(),
-        };
+        let fields = [self.highest_incoming, code.into()];
         // Best effort: a full buffer loses the GOAWAY, not the close.
-        let _ = self.tx.append(|b| goaway.encode(b));
+        let _ = self
+            .tx
+            .append(|b| frame::encode_fields(b, frame::ty::GOAWAY, &fields, &[]));
         self.goaway_sent = true;
     }
 
@@ -621,8 +620,8 @@ where
         if !self.ping_outstanding
             && now >= self.last_rx.saturating_add(self.config.keepalive_interval)
         {
-            let ping = Frame::Ping(&[]);
-            if self.tx.append(|b| ping.encode(b)).is_ok() {
+            let ping = |b: &mut [u8]| frame::encode_fields(b, frame::ty::PING, &[], &[]);
+            if self.tx.append(ping).is_ok() {
                 self.ping_outstanding = true;
             }
         }
@@ -637,12 +636,12 @@ where
                     slot.state = OutState::Expired;
                     slot.since = now;
                     self.expired = self.expired.saturating_add(1);
-                    let cancel = Frame::Cancel {
-                        call_id: slot_id(i, parity),
-                    };
+                    let id = [slot_id(i, parity)];
                     // A lost CANCEL (full buffer) ends in the cancel timeout
                     // rather than a leaked id.
-                    let _ = self.tx.append(|b| cancel.encode(b));
+                    let _ = self
+                        .tx
+                        .append(|b| frame::encode_fields(b, frame::ty::CANCEL, &id, &[]));
                 }
                 OutState::Expired | OutState::Abandoned
                     if now >= slot.since.saturating_add(cancel_timeout) =>
@@ -716,12 +715,10 @@ where
             return Err(StartError::TooManyMethods);
         }
         let entry = [U64::new(method.id), U64::new(method.fingerprint)];
-        let table = Frame::MethodTable {
-            first_index: len as u64,
-            fingerprints: &entry,
-        };
+        let first_index = [len as u64];
+        let fingerprints = zerocopy::IntoBytes::as_bytes(&entry);
         self.tx
-            .append(|b| table.encode(b))
+            .append(|b| frame::encode_fields(b, frame::ty::MTABLE, &first_index, fingerprints))
             .map_err(|_| StartError::Backpressure)?;
         if let Some(slot) = self.tables.declared().get_mut(len) {
             *slot = method.id;
@@ -830,8 +827,10 @@ where
                 }
                 out.state = OutState::Abandoned;
                 out.since = now;
-                let cancel = Frame::Cancel { call_id: call.id };
-                let _ = self.tx.append(|b| cancel.encode(b));
+                let id = [call.id];
+                let _ = self
+                    .tx
+                    .append(|b| frame::encode_fields(b, frame::ty::CANCEL, &id, &[]));
             }
             // CANCEL already sent by the deadline; just drop the report.
             OutState::Expired => {
@@ -1042,8 +1041,9 @@ where
             }
             Frame::Cancel { call_id } => self.on_cancel(call_id),
             Frame::Ping(payload) => {
-                let pong = Frame::Pong(payload);
-                let _ = self.tx.append(|b| pong.encode(b));
+                let _ = self
+                    .tx
+                    .append(|b| frame::encode_fields(b, frame::ty::PONG, &[], payload));
                 None
             }
             Frame::GoAway { code, .. } => {

@@ -11,7 +11,7 @@ use super::{
     ErrorCode, Event, Failure, IncomingCall, Inner, Instant, MethodDesc, OutState, SendError,
     StartError, Tables,
 };
-use crate::frame::{self, DataHead, Frame, FrameReader};
+use crate::frame::{self, DataHead, FrameReader};
 use crate::wire::{varint, Encode, Wire};
 
 /// The DATA frame whose payload is being received.
@@ -136,11 +136,11 @@ fn grant_due<B: AsRef<[u8]> + AsMut<[u8]>>(
     if flow.grant < threshold || flow.recv_done {
         return true;
     }
-    let credit = Frame::Credit {
-        call_id,
-        bytes: u64::from(flow.grant),
-    };
-    if tx.append(|b| credit.encode(b)).is_err() {
+    let fields = [call_id, u64::from(flow.grant)];
+    if tx
+        .append(|b| frame::encode_fields(b, frame::ty::CREDIT, &fields, &[]))
+        .is_err()
+    {
         return false;
     }
     flow.recv_allowed = flow.recv_allowed.saturating_add(flow.grant);
