@@ -369,15 +369,33 @@ impl<'a> Iterator for Frames<'a> {
     }
 }
 
-fn parse(ty: u8, rest: &[u8], head: usize) -> Result<Frame<'_>, FrameError> {
-    let malformed = |error: DecodeError| FrameError::Malformed {
+/// A frame of type `ty` whose fields do not parse; `error`'s offset counts
+/// from the end of the frame's `head` bytes of header.
+fn malformed_at(ty: u8, head: usize, error: DecodeError) -> FrameError {
+    FrameError::Malformed {
         ty,
         error: DecodeError::new(error.kind, error.offset.saturating_add(head)),
-    };
+    }
+}
+
+/// Reads one LPV field of a frame of type `ty` (see [`parse`]).
+///
+/// Out of line: the parser reads a field in eight places, and on a
+/// microcontroller each inlined copy of the LPV reader costs over 100
+/// bytes of flash.
+#[inline(never)]
+fn field(r: &mut Reader<'_>, ty: u8, head: usize) -> Result<u64, FrameError> {
+    r.varint().map_err(|e| malformed_at(ty, head, e))
+}
+
+/// Parses the frame of type `ty` whose bytes after the `head` bytes of
+/// header are `rest`.
+pub(crate) fn parse(ty: u8, rest: &[u8], head: usize) -> Result<Frame<'_>, FrameError> {
+    let malformed = |error: DecodeError| malformed_at(ty, head, error);
     let mut r = Reader::new(rest);
     let frame = match ty {
         0..=ty::CALL_MAX => {
-            let call_id = r.varint().map_err(malformed)?;
+            let call_id = field(&mut r, ty, head)?;
             Frame::Call {
                 method: ty,
                 call_id,
@@ -386,14 +404,14 @@ fn parse(ty: u8, rest: &[u8], head: usize) -> Result<Frame<'_>, FrameError> {
         }
         0x80..=0x9F => {
             let flags = DataFlags::from_bits(ty);
-            let call_id = r.varint().map_err(malformed)?;
+            let call_id = field(&mut r, ty, head)?;
             let method = if flags.contains(DataFlags::OPEN) {
-                Some(r.varint().map_err(malformed)?)
+                Some(field(&mut r, ty, head)?)
             } else {
                 None
             };
             let total_len = if flags.contains(DataFlags::TOTAL) {
-                Some(r.varint().map_err(malformed)?)
+                Some(field(&mut r, ty, head)?)
             } else {
                 None
             };
@@ -406,13 +424,13 @@ fn parse(ty: u8, rest: &[u8], head: usize) -> Result<Frame<'_>, FrameError> {
             }
         }
         ty::CANCEL => {
-            let call_id = r.varint().map_err(malformed)?;
+            let call_id = field(&mut r, ty, head)?;
             r.finish().map_err(malformed)?;
             Frame::Cancel { call_id }
         }
         ty::CREDIT => {
-            let call_id = r.varint().map_err(malformed)?;
-            let bytes = r.varint().map_err(malformed)?;
+            let call_id = field(&mut r, ty, head)?;
+            let bytes = field(&mut r, ty, head)?;
             r.finish().map_err(malformed)?;
             Frame::Credit { call_id, bytes }
         }
@@ -432,8 +450,8 @@ fn parse(ty: u8, rest: &[u8], head: usize) -> Result<Frame<'_>, FrameError> {
             }
         }
         ty::GOAWAY => {
-            let last_call_id = r.varint().map_err(malformed)?;
-            let code = r.varint().map_err(malformed)?;
+            let last_call_id = field(&mut r, ty, head)?;
+            let code = field(&mut r, ty, head)?;
             r.finish().map_err(malformed)?;
             Frame::GoAway { last_call_id, code }
         }
@@ -442,7 +460,7 @@ fn parse(ty: u8, rest: &[u8], head: usize) -> Result<Frame<'_>, FrameError> {
             Frame::Hello { body: rest }
         }
         ty::MTABLE => {
-            let first_index = r.varint().map_err(malformed)?;
+            let first_index = field(&mut r, ty, head)?;
             let tail = r.rest();
             if tail.len() % 8 != 0 {
                 return Err(malformed(DecodeError::new(
@@ -726,19 +744,7 @@ pub fn parse_data_head(buf: &[u8]) -> Result<Option<DataHead>, FrameError> {
     }
     let flags = DataFlags::from_bits(ty);
     let mut pos = 1usize;
-    let field = |pos: &mut usize| -> Result<Option<u64>, FrameError> {
-        match varint::decode(buf.get(*pos..).unwrap_or_default()) {
-            Ok((v, n)) => {
-                *pos = pos.saturating_add(n);
-                Ok(Some(v))
-            }
-            Err(VarintError::Incomplete(_)) => Ok(None),
-            Err(VarintError::NonMinimal) => Err(FrameError::Malformed {
-                ty,
-                error: DecodeError::new(DecodeErrorKind::NonMinimalVarint, *pos),
-            }),
-        }
-    };
+    let field = |pos: &mut usize| head_field(buf, pos, ty);
     let Some(len) = field(&mut pos)? else {
         return Ok(None);
     };
@@ -782,6 +788,23 @@ pub fn parse_data_head(buf: &[u8]) -> Result<Option<DataHead>, FrameError> {
         head_len: pos,
         payload_len: len.saturating_sub(fields),
     }))
+}
+
+/// Reads the LPV at `buf[*pos..]` of a DATA header and moves `pos` past
+/// it; `Ok(None)` when `buf` ends first (out of line, as [`field`]).
+#[inline(never)]
+fn head_field(buf: &[u8], pos: &mut usize, ty: u8) -> Result<Option<u64>, FrameError> {
+    match varint::decode(buf.get(*pos..).unwrap_or_default()) {
+        Ok((v, n)) => {
+            *pos = pos.saturating_add(n);
+            Ok(Some(v))
+        }
+        Err(VarintError::Incomplete(_)) => Ok(None),
+        Err(VarintError::NonMinimal) => Err(FrameError::Malformed {
+            ty,
+            error: DecodeError::new(DecodeErrorKind::NonMinimalVarint, *pos),
+        }),
+    }
 }
 
 /// The longest DATA header: type, length and three 8-byte fields.

@@ -2,7 +2,7 @@
 
 use core::cell::Cell;
 
-use super::{Decoded, Frame, FrameDecoder, FrameError, MAX_HEADER_LEN};
+use super::{Frame, FrameDecoder, FrameError, MAX_HEADER_LEN};
 
 /// Buffers a byte stream in storage the caller owns (`[u8; N]`, `Vec<u8>`,
 /// `&mut [u8]`) and yields whole frames that borrow it.
@@ -122,18 +122,21 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FrameReader<B> {
         let (start, end) = (self.start.get(), self.end);
         let pending = self.buf.as_ref().get(start..end).unwrap_or_default();
         let whole = match self.decoder.header(pending)? {
-            Some((head, rest)) => Some(head.saturating_add(rest)).filter(|&n| n <= pending.len()),
+            Some((head, rest)) => {
+                Some((head, head.saturating_add(rest))).filter(|&(_, n)| n <= pending.len())
+            }
             None => None,
         };
-        let Some(len) = whole else {
+        let Some((head, len)) = whole else {
             return Ok(None);
         };
         let next = start.saturating_add(len);
         self.start.set(next);
+        // What `FrameDecoder::decode` does with these bytes, without
+        // reading the header a second time.
         let bytes = self.buf.as_ref().get(start..next).unwrap_or_default();
-        match self.decoder.decode(bytes)? {
-            Decoded::Frame { frame, .. } => Ok(Some(frame)),
-            Decoded::Incomplete { .. } => Ok(None),
-        }
+        let ty = bytes.first().copied().unwrap_or_default();
+        let rest = bytes.get(head..).unwrap_or_default();
+        super::parse(ty, rest, head).map(Some)
     }
 }
