@@ -67,7 +67,7 @@ pub fn pattern(len: usize) -> Vec<u8> {
 const STRIDE: usize = 4093;
 
 /// What a server answers for a received message: its length and every
-/// [`STRIDE`]-th byte, hashed (FNV-1a style). Cheap on purpose (about 16 k
+/// 4093rd byte (a prime stride), hashed (FNV-1a style). Cheap on purpose (about 16 k
 /// loads for 64 MiB), so the answer costs every system the same negligible
 /// time and the measurement stays on the transfer; a wrong length, a
 /// misplaced page or a truncated message changes it.
