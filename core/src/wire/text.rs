@@ -7,7 +7,11 @@ use super::{Fingerprint, FromView, Reader, Wire};
 pub(crate) const STR_FINGERPRINT: u64 = Fingerprint::new("str").finish();
 
 /// Reads a length-prefixed UTF-8 string, reporting the offset of bad bytes.
-#[inline]
+///
+/// Out of line: the UTF-8 check is a call anyway, and one copy of the
+/// length reader serves every string type (on a microcontroller each
+/// inlined copy costs about 250 bytes of flash).
+#[inline(never)]
 pub(crate) fn decode_str<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
     let bytes = r.bytes()?;
     let start = r.pos().saturating_sub(bytes.len());
