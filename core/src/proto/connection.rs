@@ -529,6 +529,10 @@ where
     }
 
     /// Ends the connection for `reason`, telling the peer why when it can.
+    ///
+    /// Out of line: the frame handlers call it on every broken rule, and
+    /// each inlined copy costs flash on a microcontroller.
+    #[inline(never)]
     fn fail(&mut self, reason: CloseReason) {
         if self.is_closed() {
             return;
