@@ -592,9 +592,9 @@ fn put_head(
         .ok_or(EncodeError::BufferTooSmall { needed, available })?;
     let mut w = Writer::new(out);
     w.put_u8(ty);
-    for v in core::iter::once(rest as u64).chain(fields.iter().copied()) {
-        let (bytes, n) = varint::encode(v);
-        w.put(bytes.get(..n).unwrap_or_default());
+    w.put_len(rest);
+    for f in fields {
+        w.put_varint(*f);
     }
     if w.is_exactly_full() {
         Ok(head)
