@@ -147,7 +147,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> SendBuf<B> {
     ///
     /// `f` is called from one place (a loop of at most two rounds), so each
     /// caller's encoder is inlined once, not twice.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn append(
         &mut self,
         mut f: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
