@@ -178,6 +178,10 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     /// A handler's answer: held back while its reply stream still sends
     /// (`None`), else given back to be sent.
     pub(super) fn park_answer(&mut self, done: Done<S::Reply>) -> Option<Done<S::Reply>> {
+        if self.streams_in.is_empty() && self.streams_out.is_empty() {
+            // No streams on this connection (the common case): no lookups.
+            return Some(done);
+        }
         let channel = Channel::In(done.call);
         // The handler is done with its request stream.
         self.drop_stream_in(channel, None);
@@ -420,6 +424,9 @@ pub(super) fn forget_call<R>(
     tokens: &mut HashMap<u64, Channel>,
     channel: Channel,
 ) {
+    if ins.is_empty() && outs.is_empty() {
+        return;
+    }
     if let Some(s) = ins.remove(&channel) {
         tokens.remove(&s.token);
     }
