@@ -142,6 +142,13 @@ impl<const CALLS: usize, const REPLY: usize> Results<CALLS, REPLY> {
         slot.state = SlotState::Failed(error);
     }
 
+    /// Fails a waiting call with `error`.
+    pub(crate) fn fail_with(&mut self, call: CallId, error: CallError) {
+        if let Some(slot) = self.waiting(call) {
+            slot.state = SlotState::Failed(error);
+        }
+    }
+
     /// Fails every call still waiting (its connection is gone).
     pub(crate) fn disconnect_all(&mut self, reason: CloseReason) {
         for s in &mut self.slots {

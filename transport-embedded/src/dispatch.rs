@@ -43,6 +43,10 @@ pub(crate) fn run_handler<Svc: LocalService<()>>(
             Answer::Error(ErrorCode::BadRequest, "arguments did not decode")
         }
         Err(Refusal::UnknownMethod) => Answer::Error(ErrorCode::UnknownMethod, ""),
+        Err(Refusal::NeedsStreams) => Answer::Error(
+            ErrorCode::UnknownMethod,
+            "streaming method: not served here",
+        ),
         Err(_) => Answer::Error(ErrorCode::Internal, "the handler did not run"),
     }
 }

@@ -3,9 +3,10 @@
 
 use core::time::Duration;
 
+use zerowire::frame::MAX_DATA_HEAD_LEN;
 use zerowire::proto::{
-    ArrayTables, CloseReason, Config, Connection, ErrorCode, Event, Instant, MethodDesc, Role,
-    StartError, StaticConnection,
+    ArrayTables, CallId, Channel, CloseReason, Config, Connection, Data, ErrorCode, Event, Instant,
+    MethodDesc, Role, StartError, StaticConnection,
 };
 use zerowire::rpc::{CallError, ErrorText, LocalService};
 use zerowire::{Encode, FromView};
@@ -13,6 +14,7 @@ use zerowire::{Encode, FromView};
 use crate::client::{Pending, Results, SlotState};
 use crate::dispatch::{run_handler, Answer};
 use crate::socket::{ByteSocket, Eof, SocketState};
+use crate::stream::{Ended, NoStreams, Stream, StreamHandler, StreamTx};
 
 /// What changed during one [`Endpoint::poll`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,7 +169,8 @@ impl<
     ///
     /// Handlers run right here, so they must be plain `fn`s (or `async fn`s
     /// that finish without waiting); keep them short, the network stack is
-    /// not polled while they run.
+    /// not polled while they run. Streaming methods are refused
+    /// (`UnknownMethod`): serve them with [`poll_streams`](Self::poll_streams).
     pub fn poll<S, Svc>(
         &mut self,
         now: Instant,
@@ -178,12 +181,35 @@ impl<
         S: ByteSocket + ?Sized,
         Svc: LocalService<()>,
     {
+        self.poll_streams(now, socket, service, &mut NoStreams)
+    }
+
+    /// [`poll`](Self::poll) with streams: a peer's call of a streaming
+    /// method of the served table (`MethodDesc::streams` not empty) goes to
+    /// `streams` instead of `service` ([`StreamHandler::opened`]), the
+    /// pieces of incoming streams to [`StreamHandler::data`], and in every
+    /// read/handle/write round [`StreamHandler::produce`] queues what can
+    /// be sent before the endpoint writes.
+    pub fn poll_streams<S, Svc, H>(
+        &mut self,
+        now: Instant,
+        socket: &mut S,
+        service: &Svc,
+        streams: &mut H,
+    ) -> Option<SessionEvent>
+    where
+        S: ByteSocket + ?Sized,
+        Svc: LocalService<()>,
+        H: StreamHandler + ?Sized,
+    {
         if self.conn.is_none() {
             if socket.state() != SocketState::Open {
                 return None;
             }
             self.start(now);
         }
+        let session = self.sessions;
+        let served = self.served;
         let conn = self.conn.as_mut()?;
         let mut event = None;
         let mut closed = None;
@@ -196,14 +222,17 @@ impl<
         }
         for _ in 0..ROUNDS {
             let read = read_socket(conn, now, socket);
-            handle_events(
-                conn,
-                &mut self.results,
-                socket,
-                service,
-                &mut event,
-                &mut closed,
-            );
+            let mut cx = Cx {
+                results: &mut self.results,
+                served,
+                session,
+                event: &mut event,
+                closed: &mut closed,
+            };
+            handle_events(conn, &mut cx, socket, service, streams);
+            if H::STREAMS && conn.is_open() {
+                streams.produce(&mut StreamTx::new(conn, session));
+            }
             let wrote = flush(conn, socket);
             if (read == 0 && wrote == 0) || closed.is_some() {
                 break;
@@ -211,9 +240,20 @@ impl<
         }
         if let Some(reason) = closed {
             self.end(reason, socket);
+            if H::STREAMS {
+                streams.closed(reason);
+            }
             return Some(SessionEvent::Closed(reason));
         }
         event
+    }
+
+    /// Sending on the streams of the running session between polls (what
+    /// [`StreamHandler::produce`] gets in a poll); `None` between sessions.
+    /// What is queued is written by the next poll.
+    pub fn stream_tx(&mut self) -> Option<StreamTx<'_>> {
+        let session = self.sessions;
+        self.conn.as_mut().map(|c| StreamTx::new(c, session))
     }
 
     fn start(&mut self, now: Instant) {
@@ -260,16 +300,67 @@ impl<
     where
         A: Encode + ?Sized,
     {
+        self.start_call(method, |conn| {
+            let deadline = timeout.map(|t| now.saturating_add(t));
+            conn.call(now, method, args, deadline)
+                .map_err(|e| start_error(conn, e))
+        })
+    }
+
+    /// Starts a call of the peer's streaming `method` (`method.streams` not
+    /// empty) with `args`: the [`Stream`] to send its request stream on
+    /// ([`StreamTx::send_item`], [`StreamTx::send_chunk`], then
+    /// [`StreamTx::finish`]) and to match the pieces of its reply stream in
+    /// [`StreamHandler::data`]; and the [`Pending`] result, as for
+    /// [`call`](Self::call). A method without a request stream goes out as
+    /// an ordinary call (its request direction ends with the arguments);
+    /// one with a request stream is opened with the arguments as its first
+    /// message, as the desktop does.
+    ///
+    /// # Errors
+    /// As [`call`](Self::call); `TooLarge` also when the arguments do not
+    /// fit the send buffer.
+    pub fn open<A, R>(
+        &mut self,
+        now: Instant,
+        method: &'static MethodDesc,
+        args: &A,
+        timeout: Option<Duration>,
+    ) -> Result<(Stream, Pending<R>), CallError>
+    where
+        A: Encode + ?Sized,
+    {
+        let deadline = timeout.map(|t| now.saturating_add(t));
+        let mut id = None;
+        let pending = self.start_call(method, |conn| {
+            let started = if method.streams.request {
+                open_call(conn, now, method, args, deadline)
+            } else {
+                conn.call(now, method, args, deadline)
+                    .map_err(|e| start_error(conn, e))
+            };
+            id = started.as_ref().ok().copied();
+            started
+        })?;
+        let id = id.ok_or(CallError::Overloaded)?;
+        Ok((Stream::new(Channel::Out(id), self.sessions), pending))
+    }
+
+    /// Takes a result slot and starts a call with `start`.
+    fn start_call<R>(
+        &mut self,
+        method: &'static MethodDesc,
+        start: impl FnOnce(
+            &mut StaticConnection<'s, RX, TX, CALLS, METHODS>,
+        ) -> Result<CallId, CallError>,
+    ) -> Result<Pending<R>, CallError> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(CallError::Disconnected(
                 self.last_close.unwrap_or(CloseReason::TransportClosed),
             ));
         };
         let index = self.results.free().ok_or(CallError::Overloaded)?;
-        let deadline = timeout.map(|t| now.saturating_add(t));
-        let id = conn
-            .call(now, method, args, deadline)
-            .map_err(|e| start_error(conn, e))?;
+        let id = start(conn)?;
         let slot = self
             .results
             .slots
@@ -374,6 +465,40 @@ fn start_error<const RX: usize, const TX: usize, const CALLS: usize, const METHO
     }
 }
 
+/// Opens a call whose request streams and queues its arguments as the
+/// first message. The arguments are checked against the send buffer first:
+/// an opened call that never sent a message cannot be withdrawn.
+fn open_call<A, const RX: usize, const TX: usize, const CALLS: usize, const METHODS: usize>(
+    conn: &mut StaticConnection<'_, RX, TX, CALLS, METHODS>,
+    now: Instant,
+    method: &MethodDesc,
+    args: &A,
+    deadline: Option<Instant>,
+) -> Result<CallId, CallError>
+where
+    A: Encode + ?Sized,
+{
+    let pending = conn.pending_send();
+    let len = args.encoded_len().saturating_add(MAX_DATA_HEAD_LEN);
+    if len > TX {
+        return Err(CallError::TooLarge { len, max: TX });
+    }
+    if pending > conn.config().send_high_water || pending.saturating_add(len) > TX {
+        return Err(CallError::Overloaded);
+    }
+    let id = conn
+        .open(now, method, deadline)
+        .map_err(|e| start_error(conn, e))?;
+    if let Err(e) = conn.send_message(Channel::Out(id), args, false) {
+        conn.cancel(now, id);
+        return Err(match e {
+            zerowire::proto::SendError::TooLarge { len, max } => CallError::TooLarge { len, max },
+            _ => CallError::Overloaded,
+        });
+    }
+    Ok(id)
+}
+
 /// Reads what the socket has into the connection; returns the bytes read.
 fn read_socket<S, const RX: usize, const TX: usize, const CALLS: usize, const METHODS: usize>(
     conn: &mut StaticConnection<'_, RX, TX, CALLS, METHODS>,
@@ -426,10 +551,20 @@ where
     }
 }
 
+/// What [`handle_events`] updates besides the connection.
+struct Cx<'a, const CALLS: usize, const REPLY: usize> {
+    results: &'a mut Results<CALLS, REPLY>,
+    served: &'a [MethodDesc],
+    session: u32,
+    event: &'a mut Option<SessionEvent>,
+    closed: &'a mut Option<CloseReason>,
+}
+
 /// Handles every event the connection has.
 fn handle_events<
     S,
     Svc,
+    H,
     const RX: usize,
     const TX: usize,
     const CALLS: usize,
@@ -437,18 +572,41 @@ fn handle_events<
     const REPLY: usize,
 >(
     conn: &mut StaticConnection<'_, RX, TX, CALLS, METHODS>,
-    results: &mut Results<CALLS, REPLY>,
+    cx: &mut Cx<'_, CALLS, REPLY>,
     socket: &mut S,
     service: &Svc,
-    event: &mut Option<SessionEvent>,
-    closed: &mut Option<CloseReason>,
+    streams: &mut H,
 ) where
     S: ByteSocket + ?Sized,
     Svc: LocalService<()>,
+    H: StreamHandler + ?Sized,
 {
     while let Some(ev) = conn.poll_event() {
         match ev {
             Event::Call { call, method, body } => {
+                let desc = cx.served.get(usize::from(method));
+                if let (true, Some(desc)) = (H::STREAMS, desc.filter(|d| d.streams.any())) {
+                    // A streaming method without a request stream: its
+                    // arguments are the whole request direction.
+                    let stream = Stream::new(Channel::In(call), cx.session);
+                    match streams.opened(stream, desc) {
+                        Ok(()) => {
+                            let args = Data {
+                                bytes: body,
+                                first: true,
+                                total: Some(body.len() as u64),
+                                end_of_message: true,
+                                end_of_stream: true,
+                            };
+                            // Arguments of a CALL carry no credit.
+                            streams.data(stream, args);
+                        }
+                        Err(code) => {
+                            let _ = conn.reply_error(call, code, "");
+                        }
+                    }
+                    continue;
+                }
                 let answer = run_handler(service, method, body);
                 let mut sent = answer.send(conn, call);
                 if sent.is_err() {
@@ -464,15 +622,67 @@ fn handle_events<
                     );
                 }
             }
+            Event::Opened { call, method } => {
+                // A call whose request comes as DATA: a request stream, or
+                // arguments larger than a frame (not reassembled here).
+                // Without streams, refused whichever it is (no table
+                // lookup: the code stays small).
+                let refused = if H::STREAMS {
+                    match cx.served.get(usize::from(method)) {
+                        Some(desc) if desc.streams.any() => streams
+                            .opened(Stream::new(Channel::In(call), cx.session), desc)
+                            .err()
+                            .map(|code| (code, "")),
+                        _ => Some((ErrorCode::Internal, "arguments above a frame")),
+                    }
+                } else {
+                    Some((ErrorCode::UnknownMethod, ""))
+                };
+                if let Some((code, message)) = refused {
+                    let _ = conn.reply_error(call, code, message);
+                }
+            }
+            Event::Data { channel, data } => {
+                let n = data.bytes.len();
+                let end = data.end_of_stream;
+                let done = if H::STREAMS {
+                    streams.data(Stream::new(channel, cx.session), data)
+                } else {
+                    n
+                };
+                if let (Channel::Out(id), true) = (channel, end) {
+                    // A final result in chunks: larger than a frame, so
+                    // larger than the result slot.
+                    cx.results.fail_with(
+                        id,
+                        CallError::TooLarge {
+                            len: REPLY.saturating_add(1),
+                            max: REPLY,
+                        },
+                    );
+                }
+                conn.consumed(channel, done);
+            }
+            Event::Aborted {
+                call,
+                code,
+                message,
+            } if H::STREAMS => {
+                let stream = Stream::new(Channel::In(call), cx.session);
+                streams.ended(stream, Ended::Aborted { code, message });
+            }
+            // (Plain-fn handlers finished before a cancel could arrive.)
+            Event::Cancelled(call) if H::STREAMS => {
+                streams.ended(Stream::new(Channel::In(call), cx.session), Ended::Cancelled);
+            }
             Event::Notification { method, body } => {
                 // A notification's result goes nowhere.
                 let _ = run_handler(service, method, body);
             }
-            Event::Reply { call, body } => results.complete(call, body),
-            Event::Failed { call, failure } => results.fail(call, failure),
-            Event::Connected(_) => *event = Some(SessionEvent::Connected),
-            Event::Closed(reason) => *closed = Some(reason),
-            // Plain-fn handlers finished before a cancel could arrive.
+            Event::Reply { call, body } => cx.results.complete(call, body),
+            Event::Failed { call, failure } => cx.results.fail(call, failure),
+            Event::Connected(_) => *cx.event = Some(SessionEvent::Connected),
+            Event::Closed(reason) => *cx.closed = Some(reason),
             _ => {}
         }
     }

@@ -12,7 +12,13 @@
 //! - completes this side's calls of the peer's services, started with
 //!   [`Endpoint::call`] (a [`Pending`] token) and taken, typed, with
 //!   [`Endpoint::take`] once ready; [`Endpoint::notify`] sends one-way
-//!   notifications.
+//!   notifications;
+//! - with [`Endpoint::poll_streams`], runs streams chunk by chunk over
+//!   fixed buffers: the application's [`StreamHandler`] serves streaming
+//!   methods (reply streams and request streams) and takes the pieces of
+//!   incoming streams, [`StreamTx`] queues items, chunks and final results
+//!   as the peer's credit allows; [`Endpoint::open`] calls the peer's
+//!   streaming methods.
 //!
 //! All storage is the endpoint's own, sized by const generics, so an
 //! endpoint can live in a `static`. Adapters, each behind a feature:
@@ -37,6 +43,7 @@ mod client;
 mod dispatch;
 mod endpoint;
 mod socket;
+mod stream;
 
 #[cfg(feature = "embedded-io")]
 pub mod io;
@@ -46,6 +53,7 @@ pub mod smoltcp;
 pub use client::Pending;
 pub use endpoint::{Endpoint, SessionEvent};
 pub use socket::{ByteSocket, Eof, SocketState};
+pub use stream::{Collect, Ended, NoStreams, Stream, StreamHandler, StreamTx};
 
 use zerowire::rpc::CallError;
 
