@@ -293,30 +293,37 @@ impl<A: Wire + Send> Outgoing for RawReply<A> {
     }
 }
 
-/// Cancels a streaming call when its result future is dropped unfinished
-/// (also when it was never polled).
-struct CancelGuard {
-    shared: Arc<Shared>,
+/// Cancels a call whose result is dropped before it arrived (also a
+/// streaming call's result future that was never polled). `P` is how the
+/// guard reaches the connection: borrowed, or owned by a `'static` future.
+struct CancelOnDrop<P: std::ops::Deref<Target = Shared>> {
+    shared: P,
     token: u64,
     armed: bool,
 }
 
-impl Drop for CancelGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = self.shared.cmds.send(Command::Cancel(self.token));
-        }
+impl<P: std::ops::Deref<Target = Shared>> CancelOnDrop<P> {
+    /// Waits for the result until `deadline`. The guard stays armed if the
+    /// deadline passes first (the callee is told to stop), and disarms
+    /// once the result is in.
+    async fn wait<T>(
+        &mut self,
+        deadline: Option<Instant>,
+        rx: oneshot::Receiver<Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        let result = match deadline {
+            Some(at) => match self.shared.runtime.timeout_at(at, rx).await {
+                Some(r) => r,
+                None => return Err(CallError::DeadlineExceeded),
+            },
+            None => rx.await,
+        };
+        self.armed = false;
+        result.unwrap_or_else(|_| Err(CallError::Disconnected(self.shared.close_reason())))
     }
 }
 
-/// Cancels a call whose future is dropped before its result arrived.
-struct CancelOnDrop<'a> {
-    shared: &'a Shared,
-    token: u64,
-    armed: bool,
-}
-
-impl Drop for CancelOnDrop<'_> {
+impl<P: std::ops::Deref<Target = Shared>> Drop for CancelOnDrop<P> {
     fn drop(&mut self) {
         if self.armed {
             let _ = self.shared.cmds.send(Command::Cancel(self.token));
@@ -496,22 +503,13 @@ impl Peer {
         };
         // The driver enforces the deadline of a started call; this timer
         // also covers the time a call waits for a free call slot.
-        let result = match deadline {
-            Some(at) => match shared.runtime.timeout_at(at, rx).await {
-                Some(r) => r,
-                None => return Err(CallError::DeadlineExceeded),
-            },
-            None => rx.await,
-        };
-        guard.armed = false;
-        match result {
-            Ok(Ok(Received::Value(r))) => Ok(r),
+        let result = guard.wait(deadline, rx).await;
+        match result? {
+            Received::Value(r) => Ok(r),
             // `Bytes` values share the reassembled buffer.
-            Ok(Ok(Received::Encoded(body))) => {
+            Received::Encoded(body) => {
                 zerowire::wire::decode_owned::<R>(body).map_err(CallError::BadResponse)
             }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(CallError::Disconnected(shared.close_reason())),
         }
     }
 
@@ -634,7 +632,7 @@ impl Caller for Peer {
         if let Err(e) = sent {
             return StreamCall::failed(e);
         }
-        let guard = CancelGuard {
+        let mut guard = CancelOnDrop {
             shared: shared.clone(),
             token,
             armed: true,
@@ -642,19 +640,8 @@ impl Caller for Peer {
         // Keeps the connection open while the call runs.
         let peer = self.clone();
         let result = async move {
-            // The whole guard moves in (not only the field assigned below),
-            // so dropping the future unpolled cancels too.
-            let mut guard = guard;
-            let shared = &*peer.shared;
-            let result = match deadline {
-                Some(at) => match shared.runtime.timeout_at(at, rx).await {
-                    Some(r) => r,
-                    None => return Err(CallError::DeadlineExceeded),
-                },
-                None => rx.await,
-            };
-            guard.armed = false;
-            result.unwrap_or_else(|_| Err(CallError::Disconnected(shared.close_reason())))
+            let _peer = peer;
+            guard.wait(deadline, rx).await
         };
         StreamCall {
             items: Box::new(crate::stream::ItemSource::new(
