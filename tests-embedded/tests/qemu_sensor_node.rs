@@ -12,6 +12,12 @@
 //! - node → desktop: the node's self-test calls `Hub` four times at once,
 //!   one answer being a typed error (`HubError`), checks every result and
 //!   reports; it also pushes readings as notifications;
+//! - streams, 1 MiB each way through the node's fixed buffers: 256 sample
+//!   blocks from the node (each checked against the node's generator, the
+//!   checksum against the node's), with small calls answered during the
+//!   stream; an upload of 256 blocks to the node (its checksum against
+//!   ours); a typed error in the middle of a stream, a refused channel and
+//!   an incomplete upload; the throughput of both is printed;
 //! - reconnect after a graceful close and after the desktop drops the
 //!   connection (the node keeps two sockets listening);
 //! - `power_off(0)`: QEMU's exit status is the node's verdict.
@@ -25,15 +31,22 @@
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use sensor_api::{Hub, HubError, HubService, Reading, SelfTest, SensorError, SensorNodeClient};
+use sensor_api::{
+    fnv1a, Block, Hub, HubError, HubService, Reading, SampleBlock, SelfTest, SensorError,
+    SensorNodeClient, SensorStreamsClient, StreamSummary, FNV_START,
+};
 use tokio::sync::Notify;
 use zerowire::proto::Config;
 use zerowire::rpc::CallError;
+use zerowire::rpc::Stream;
+use zerowire::Wire as _;
 use zerowire_tests_embedded::{
     inner_cargo, inner_target_dir, prerequisites, run_with_timeout, show, workspace_root,
 };
@@ -51,6 +64,11 @@ const SCENARIO_LIMIT: Duration = Duration::from_secs(120);
 /// One connection attempt, handshake included.
 const CONNECT_LIMIT: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// A whole 1 MiB stream.
+const STREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Blocks streamed each way: 256 x 4 KiB of payload (1 MiB), 4 bytes of
+/// `seq` more per block on the wire.
+const BLOCKS: u32 = 256;
 
 /// Another definition of `SensorNode::read` (a `u16` channel): same method
 /// id, different schema fingerprint.
@@ -270,6 +288,152 @@ async fn wait_hub(state: &HubState, what: &str, done: impl Fn(&HubState) -> bool
     assert!(waited.is_ok(), "{what}: not seen within 10 s");
 }
 
+/// `count` upload blocks, made as they are pulled.
+struct Blocks {
+    next: u32,
+    count: u32,
+}
+
+impl Stream for Blocks {
+    type Item = Block;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Block>> {
+        if self.next == self.count {
+            return Poll::Ready(None);
+        }
+        self.next += 1;
+        Poll::Ready(Some(Block::pattern(self.next - 1)))
+    }
+}
+
+/// Throughput in MiB/s.
+fn mib_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
+}
+
+/// Streams both ways, 1 MiB each, and the error cases; returns the number
+/// of stream calls the node answered (they count in its statistics).
+async fn streams(peer: &zerowire_tcp::Peer, node: &SensorNodeClient<zerowire_tcp::Peer>) -> u32 {
+    let streams = SensorStreamsClient::new(peer.clone()).with_timeout(STREAM_TIMEOUT);
+
+    // Node -> desktop: sample blocks, with small calls during the stream.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pinger = {
+        let (node, stop) = (node.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut took = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                assert_eq!(
+                    node.add(took.len() as u32, 1).await,
+                    Ok(took.len() as u32 + 1)
+                );
+                took.push(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            took
+        })
+    };
+    let started = Instant::now();
+    let mut samples = streams.samples(1, BLOCKS);
+    let mut checksum = FNV_START;
+    let mut bytes = 0u64;
+    let mut enc = vec![0u8; SampleBlock::ENCODED_LEN];
+    let mut seq = 0;
+    while let Some(block) = samples.next().await {
+        let block = block.unwrap();
+        assert_eq!(block.seq, seq);
+        assert!(
+            block == SampleBlock::expected(1, seq),
+            "block {seq} differs"
+        );
+        let n = block.encode(&mut enc).unwrap();
+        checksum = fnv1a(checksum, &enc[..n]);
+        bytes += n as u64;
+        seq += 1;
+    }
+    let summary = samples.result().await.unwrap();
+    let down = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut took = pinger.await.unwrap();
+    assert_eq!(seq, BLOCKS);
+    assert_eq!(
+        summary,
+        StreamSummary {
+            items: BLOCKS,
+            bytes,
+            checksum
+        }
+    );
+    assert!(bytes >= 1 << 20);
+    took.sort();
+    assert!(!took.is_empty());
+    eprintln!(
+        "stream node -> desktop: {bytes} bytes ({BLOCKS} blocks) in {:.3} s = {:.2} MiB/s; {} small calls during it: p50 {:?}, max {:?}",
+        down.as_secs_f64(),
+        mib_s(bytes, down),
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
+
+    // Desktop -> node: an upload of blocks.
+    let mut want = FNV_START;
+    let mut enc = vec![0u8; Block::ENCODED_LEN];
+    for i in 0..BLOCKS {
+        let n = Block::pattern(i).encode(&mut enc).unwrap();
+        want = fnv1a(want, &enc[..n]);
+    }
+    let started = Instant::now();
+    let got = streams
+        .upload(
+            BLOCKS,
+            Blocks {
+                next: 0,
+                count: BLOCKS,
+            },
+        )
+        .await
+        .unwrap();
+    let up = started.elapsed();
+    let bytes = u64::from(BLOCKS) * Block::ENCODED_LEN as u64;
+    assert_eq!(
+        got,
+        StreamSummary {
+            items: BLOCKS,
+            bytes,
+            checksum: want
+        }
+    );
+    eprintln!(
+        "stream desktop -> node: {bytes} bytes ({BLOCKS} blocks) in {:.3} s = {:.2} MiB/s",
+        up.as_secs_f64(),
+        mib_s(bytes, up)
+    );
+
+    // A typed error in the middle of a stream: two blocks, then the error.
+    let mut failing = streams.samples(4, 10);
+    for seq in 0..2 {
+        assert_eq!(failing.next().await.unwrap().unwrap().seq, seq);
+    }
+    assert_eq!(
+        failing.next().await,
+        Some(Err(CallError::Remote(SensorError::Saturated)))
+    );
+    assert_eq!(failing.next().await, None);
+    // Refused before any item; an upload with fewer blocks than announced.
+    assert_eq!(
+        streams.samples(9, 1).result().await,
+        Err(CallError::Remote(SensorError::NoSuchChannel))
+    );
+    assert_eq!(
+        streams.upload(5, Blocks { next: 0, count: 3 }).await,
+        Err(CallError::Remote(SensorError::Incomplete))
+    );
+    // The small calls made during the first stream, plus five streams.
+    took.len() as u32 + 5
+}
+
 /// Everything the desktop does with the node.
 async fn scenario(addr: SocketAddr) {
     let state = Arc::new(HubState::default());
@@ -346,6 +510,9 @@ async fn scenario(addr: SocketAddr) {
         );
     }
 
+    // Streams, 1 MiB each way.
+    let stream_calls = streams(&peer, &node).await;
+
     // Reconnect after a graceful close: session 2.
     peer.close();
     let reason = tokio::time::timeout(Duration::from_secs(10), peer.closed())
@@ -376,9 +543,9 @@ async fn scenario(addr: SocketAddr) {
     let node = SensorNodeClient::new(peer.clone()).with_timeout(CALL_TIMEOUT);
     let stats = node.stats().await.unwrap();
     assert_eq!(stats.sessions, 3);
-    // 39 answered in session 1, 2 in session 2 (the mismatched call is
-    // refused before any handler runs), this one.
-    assert_eq!(stats.calls, 42, "{stats:?}");
+    // 39 answered in session 1 (and the stream calls), 2 in session 2 (the
+    // mismatched call is refused before any handler runs), this one.
+    assert_eq!(stats.calls, 42 + stream_calls, "{stats:?}");
     assert!(node.read(2).await.is_ok());
     // A second self-test on the new connection.
     *state.selftest.lock().unwrap() = None;
@@ -445,6 +612,15 @@ fn desktop_and_sensor_node_in_qemu() {
     assert!(console.contains("session 3 open"), "{console}");
     assert!(
         console.contains("selftest 4 passed, 0 failed, 4 pipelined"),
+        "{console}"
+    );
+    let bytes = u64::from(BLOCKS) * SampleBlock::ENCODED_LEN as u64;
+    assert!(
+        console.contains(&format!("samples: {BLOCKS} blocks, {bytes} bytes sent")),
+        "{console}"
+    );
+    assert!(
+        console.contains(&format!("upload: {BLOCKS} blocks, {bytes} bytes received")),
         "{console}"
     );
 }

@@ -5,6 +5,9 @@
 //! - serves `SensorNode` (plain `fn` handlers, no executor) to one desktop
 //!   at a time, with two sockets listening so the desktop can reconnect at
 //!   once;
+//! - serves the `SensorStreams` streams (`streams.rs`): sample blocks to
+//!   the desktop and an upload from it, chunk by chunk through fixed
+//!   buffers;
 //! - calls the desktop's `Hub` on the same connection (its self-test:
 //!   pipelined calls, one of them answered with a typed error) and pushes
 //!   readings to it as notifications.
@@ -16,12 +19,14 @@
 
 mod board;
 mod net;
+mod streams;
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use riscv_rt::entry;
 use sensor_api::{
-    HubError, HubService, NodeStats, Reading, SelfTest, SensorError, SensorNode, SensorNodeService,
+    stream_methods, HubError, HubService, NodeStats, Reading, SelfTest, SensorError, SensorNode,
+    SensorNodeService,
 };
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet, SocketStorage};
 use smoltcp::socket::tcp;
@@ -38,9 +43,16 @@ const PORT: u16 = 7878;
 /// Socket buffer size, each way.
 const SOCKET_BUF: usize = 4096;
 
-/// The endpoint: 1 KiB frames, 4 calls in flight each way, 8 methods
-/// declared each way, 64 bytes per reply kept for this side's calls.
-type Ep = Endpoint<'static, 1024, 1024, 4, 8, 64>;
+/// The endpoint: 1 KiB receive buffer (frames up to 1 KiB; stream chunks
+/// of any size pass through it in pieces), 2 KiB send buffer (512 bytes
+/// of high-water mark plus a 1 KiB chunk and its header), 4 calls in
+/// flight each way, 10 methods declared each way, 64 bytes per reply kept
+/// for this side's calls.
+type Ep<'a> = Endpoint<'a, 1024, 2048, 4, 10, 64>;
+
+/// Methods served: `SensorNode`'s (dispatched to its plain `fn`
+/// handlers), then `SensorStreams`' (to the stream handler).
+const SERVED: usize = 8;
 
 /// The node's state, shared by the handlers (which take `&self`) and the
 /// main loop.
@@ -73,7 +85,7 @@ impl Node {
         }
     }
 
-    fn counted(&self) {
+    pub(crate) fn counted(&self) {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -131,7 +143,7 @@ impl SensorNode for Node {
 
 static NODE_SERVICE: SensorNodeService<Node> = SensorNodeService(Node::new());
 
-fn node() -> &'static Node {
+pub(crate) fn node() -> &'static Node {
     &NODE_SERVICE.0
 }
 
@@ -160,7 +172,7 @@ const VALIDATE: [(i32, Result<i32, HubError>); 3] =
     [(21, Ok(42)), (-5, Err(HubError::Negative)), (0, Ok(0))];
 
 impl SelfTestRun {
-    fn start(ep: &mut Ep, now: Instant) -> Self {
+    fn start(ep: &mut Ep<'_>, now: Instant) -> Self {
         let mut run = Self {
             time: None,
             validate: [None, None, None],
@@ -192,7 +204,7 @@ impl SelfTestRun {
     }
 
     /// Takes the results that arrived; true once all have.
-    fn poll(&mut self, ep: &mut Ep) -> bool {
+    fn poll(&mut self, ep: &mut Ep<'_>) -> bool {
         if let Some(p) = self.time.take() {
             match ep.take(p) {
                 Ok(r) => {
@@ -261,10 +273,25 @@ fn main() -> ! {
         max_calls: 4,
         max_frame: 1024,
         send_high_water: 512,
+        // Streams: the desktop may have 8 KiB of a stream in flight to the
+        // node (which consumes as it goes); the node's chunks are 1 KiB;
+        // a streamed block may be up to 64 KiB.
+        initial_credit: 8 * 1024,
+        max_chunk: streams::CHUNK as u32,
+        max_message: 64 * 1024,
         build: "sensor-node",
         ..Config::default()
     };
-    let mut ep: Ep = Endpoint::new(config, Role::Acceptor, SensorNodeService::<Node>::methods());
+    let mut served = [stream_methods::SAMPLES; SERVED];
+    for (slot, m) in served.iter_mut().zip(
+        SensorNodeService::<Node>::methods()
+            .iter()
+            .chain(&stream_methods::METHODS),
+    ) {
+        *slot = *m;
+    }
+    let mut ep: Ep<'_> = Endpoint::new(config, Role::Acceptor, &served);
+    let mut streams = streams::NodeStreams::new();
     let mut selftest: Option<SelfTestRun> = None;
     let mut next_push = 0u64;
     let mut power_off_at: Option<u64> = None;
@@ -279,7 +306,7 @@ fn main() -> ! {
             &mut sockets,
         );
         let socket = pool.poll(&mut sockets);
-        match ep.poll(now, socket, &NODE_SERVICE) {
+        match ep.poll_streams(now, socket, &NODE_SERVICE, &mut streams) {
             Some(SessionEvent::Connected) => {
                 let n = node().sessions.fetch_add(1, Ordering::Relaxed) + 1;
                 println!("sensor-node: session {} open", n);
