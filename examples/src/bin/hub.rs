@@ -1,7 +1,9 @@
 //! The desktop "hub" of the sensor-node example: connects to the node
 //! (`firmware/sensor-node`, a `no_std` riscv32imac firmware), reads its
-//! sensors, runs its self-test (the node calls this hub back over the same
-//! connection) and prints the readings it pushes.
+//! sensors, streams sample blocks from it and uploads blocks to it (the
+//! node handles both chunk by chunk with fixed buffers), runs its self-test
+//! (the node calls this hub back over the same connection) and prints the
+//! readings it pushes.
 //!
 //! ```sh
 //! # one command: build the firmware, start it in QEMU, talk to it, stop it
@@ -20,8 +22,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use sensor_api::{Hub, HubError, HubService, Reading, SelfTest, SensorNodeClient};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use sensor_api::{
+    fnv1a, Block, Hub, HubError, HubService, Reading, SampleBlock, SelfTest, SensorNodeClient,
+    SensorStreamsClient, FNV_START,
+};
 use zerowire::proto::Config;
+use zerowire::rpc::Stream;
+use zerowire::Wire as _;
 
 const TARGET: &str = "riscv32imac-unknown-none-elf";
 
@@ -165,6 +175,106 @@ async fn connect(addr: SocketAddr) -> Result<zerowire_tcp::Peer, String> {
     }
 }
 
+/// `count` upload blocks, made as the connection pulls them.
+struct Blocks {
+    next: u32,
+    count: u32,
+}
+
+impl Stream for Blocks {
+    type Item = Block;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Block>> {
+        if self.next == self.count {
+            return Poll::Ready(None);
+        }
+        self.next += 1;
+        Poll::Ready(Some(Block::pattern(self.next - 1)))
+    }
+}
+
+fn mib_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64().max(1e-9)
+}
+
+/// Streams sample blocks from the node (checking each), then uploads
+/// blocks to it.
+async fn stream(streams: &SensorStreamsClient<zerowire_tcp::Peer>) -> Result<(), String> {
+    const BLOCKS: u32 = 64;
+    println!(
+        "hub: streaming {BLOCKS} sample blocks of channel 2 ({} KiB)",
+        u64::from(BLOCKS) * SampleBlock::ENCODED_LEN as u64 / 1024
+    );
+    let started = Instant::now();
+    let mut samples = streams.samples(2, BLOCKS);
+    let mut checksum = FNV_START;
+    let mut bytes = 0u64;
+    let mut enc = vec![0u8; SampleBlock::ENCODED_LEN];
+    while let Some(block) = samples.next().await {
+        let block = block.map_err(|e| format!("{e:?}"))?;
+        if block != SampleBlock::expected(2, block.seq) {
+            return Err(format!("sample block {} differs", block.seq));
+        }
+        let n = block.encode(&mut enc).map_err(|e| format!("{e:?}"))?;
+        checksum = fnv1a(checksum, &enc[..n]);
+        bytes += n as u64;
+        if (block.seq + 1) % 16 == 0 {
+            let (lo, hi) = block
+                .samples
+                .iter()
+                .fold((i16::MAX, i16::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+            println!(
+                "hub:   block #{:<3} {} samples, min {lo:>6}, max {hi:>6}",
+                block.seq,
+                block.samples.len()
+            );
+        }
+    }
+    let summary = samples.result().await.map_err(|e| format!("{e:?}"))?;
+    let took = started.elapsed();
+    println!(
+        "hub: {} blocks, {bytes} bytes in {:.1} ms ({:.1} MiB/s); checksum {checksum:08x} {}",
+        summary.items,
+        took.as_secs_f64() * 1000.0,
+        mib_s(bytes, took),
+        if summary.checksum == checksum && summary.bytes == bytes {
+            "matches the node's"
+        } else {
+            "DIFFERS from the node's"
+        }
+    );
+    // A typed error in the middle of a stream: channel 4 saturates.
+    let mut failing = streams.samples(4, 8);
+    let mut got = 0;
+    while let Some(item) = failing.next().await {
+        match item {
+            Ok(_) => got += 1,
+            Err(e) => println!("hub: channel 4 stream: {got} blocks, then {e:?}"),
+        }
+    }
+
+    let started = Instant::now();
+    let summary = streams
+        .upload(
+            BLOCKS,
+            Blocks {
+                next: 0,
+                count: BLOCKS,
+            },
+        )
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let took = started.elapsed();
+    println!(
+        "hub: uploaded {} blocks, {} bytes in {:.1} ms ({:.1} MiB/s)",
+        summary.items,
+        summary.bytes,
+        took.as_secs_f64() * 1000.0,
+        mib_s(summary.bytes, took)
+    );
+    Ok(())
+}
+
 async fn talk(addr: SocketAddr, power_off: bool) -> Result<(), String> {
     let peer = connect(addr).await?;
     println!(
@@ -182,6 +292,8 @@ async fn talk(addr: SocketAddr, power_off: bool) -> Result<(), String> {
             Err(e) => println!("hub: read ch{channel}: {e:?}"),
         }
     }
+    let streams = SensorStreamsClient::new(peer.clone()).with_timeout(Duration::from_secs(20));
+    stream(&streams).await?;
     node.selftest().await.map_err(|e| e.to_string())?;
     let previous = node.set_interval(250).await.map_err(|e| e.to_string())?;
     println!("hub: readings every 250 ms (was {previous} ms); listening for 1.5 s");
