@@ -10,11 +10,15 @@
 //! - every image has a non-empty `.vector_table` and `.text` (a wrong link
 //!   flag "links" an empty image);
 //! - none contains `core::fmt` machinery (the lean profile);
-//! - `fp-rpc` minus `fp-echo` and `fp-endpoint` minus `fp-echo` are within
-//!   the budget.
+//! - `fp-rpc` minus `fp-echo` (the share the issue defines) is within the
+//!   budget: `zerowire_share_within_budget`, which fails CI past it;
+//! - `fp-endpoint` minus `fp-echo` is within the budget:
+//!   `zerowire_share_through_driver_within_budget`, `#[ignore]`d as a known
+//!   miss (`.ci/run` runs it with `--ignored` and prints the verdict).
 //!
-//! It prints the figures and the symbols that make up the difference
-//! (`cargo test -p zerowire-tests-embedded --test footprint -- --nocapture`).
+//! Both print the figures and the symbols that make up the difference
+//! (`cargo test -p zerowire-tests-embedded --test footprint -- --nocapture`,
+//! add `--include-ignored` for the driver's).
 //!
 //! Needs the `thumbv7em-none-eabihf` target and the `llvm-tools` rustup
 //! component. Without them the test prints `SKIPPED: ...` and passes, except
@@ -148,19 +152,22 @@ fn parse_sections_reads_llvm_size() {
     assert_eq!(s.len(), 2);
 }
 
-#[test]
-#[ignore = "budget missed since core streams (f2772d3): 21,408 B flash > 16,384 B; \
-            issue 5 point 4 is open. .ci/run runs it with --ignored and prints the verdict"]
-fn zerowire_share_within_budget() {
+/// A measured image: its name, section figures and symbol sizes.
+type Measured = (&'static str, Image, BTreeMap<String, u64>);
+
+/// The images, built and checked: every one has a non-empty
+/// `.vector_table` and `.text` and no `core::fmt` symbol. `None`: the
+/// prerequisites are missing (skipped outside CI).
+fn build_and_check() -> Option<Vec<Measured>> {
     if !prerequisites(TEST, THUMBV7EM, &[]) {
-        return;
+        return None;
     }
     let (Some(llvm_size), Some(llvm_nm)) = (llvm_tool("llvm-size"), llvm_tool("llvm-nm")) else {
         let _ = skip_or_fail(
             TEST,
             "llvm-size/llvm-nm not found (rustup component add llvm-tools)",
         );
-        return;
+        return None;
     };
 
     let firmware_dir = workspace_root().join("firmware").join("footprint");
@@ -179,9 +186,8 @@ fn zerowire_share_within_budget() {
     let built = run_with_timeout(&mut build, BUILD_LIMIT);
     assert!(built.success(), "{}", built.describe(&show(&build)));
     let dir = target_dir.join(THUMBV7EM).join("release");
-    let names = ["fp-echo", "fp-rpc", "fp-endpoint"];
     let mut images = Vec::new();
-    for name in names {
+    for name in IMAGES {
         let elf = dir.join(name);
         let image = Image::from(&sections(&llvm_size, &elf));
         assert!(
@@ -213,36 +219,71 @@ fn zerowire_share_within_budget() {
             i.ram()
         );
     }
+    Some(images)
+}
+
+/// The images, in the order `build_and_check` returns them; the first is
+/// the baseline.
+const IMAGES: [&str; 3] = ["fp-echo", "fp-rpc", "fp-endpoint"];
+
+/// Prints `name`'s share over `fp-echo` and the symbols that make it up;
+/// returns the verdict line if the share is over budget.
+fn share(images: &[Measured], name: &str) -> Option<String> {
     let (_, echo, echo_syms) = &images[0];
-    let mut over = Vec::new();
-    for (name, image, syms) in &images[1..] {
-        let flash = image.flash().saturating_sub(echo.flash());
-        let ram = image.ram().saturating_sub(echo.ram());
-        eprintln!(
-            "  zerowire share, {name} - fp-echo: flash {flash} B (budget {FLASH_BUDGET}), static RAM {ram} B (budget {RAM_BUDGET})"
-        );
-        let mut grown: Vec<(i64, &String)> = syms
-            .iter()
-            .map(|(n, s)| {
-                let before = echo_syms.get(n).copied().unwrap_or(0);
-                (*s as i64 - before as i64, n)
-            })
-            .filter(|(d, _)| *d != 0)
-            .collect();
-        grown.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-        eprintln!("  largest symbols added or grown in {name} (bytes, name):");
-        for (d, n) in grown.iter().take(20) {
-            eprintln!("    {d:>6} {n}");
-        }
-        if flash > FLASH_BUDGET || ram > RAM_BUDGET {
-            over.push(format!(
-                "{name}: flash {flash} B (budget {FLASH_BUDGET}), static RAM {ram} B (budget {RAM_BUDGET})"
-            ));
-        }
-    }
-    assert!(
-        over.is_empty(),
-        "zerowire share over budget:\n{}",
-        over.join("\n")
+    let (_, image, syms) = images
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .expect("a built image");
+    let flash = image.flash().saturating_sub(echo.flash());
+    let ram = image.ram().saturating_sub(echo.ram());
+    eprintln!(
+        "  zerowire share, {name} - fp-echo: flash {flash} B (budget {FLASH_BUDGET}), static RAM {ram} B (budget {RAM_BUDGET})"
     );
+    let mut grown: Vec<(i64, &String)> = syms
+        .iter()
+        .map(|(n, s)| {
+            let before = echo_syms.get(n).copied().unwrap_or(0);
+            (*s as i64 - before as i64, n)
+        })
+        .filter(|(d, _)| *d != 0)
+        .collect();
+    grown.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    eprintln!("  largest symbols added or grown in {name} (bytes, name):");
+    for (d, n) in grown.iter().take(20) {
+        eprintln!("    {d:>6} {n}");
+    }
+    (flash > FLASH_BUDGET || ram > RAM_BUDGET).then(|| {
+        format!(
+            "{name}: flash {flash} B (budget {FLASH_BUDGET}), static RAM {ram} B (budget {RAM_BUDGET})"
+        )
+    })
+}
+
+/// The budget of issue 5 on the image it defines: `fp-rpc`, the 3-method
+/// service on the `Connection` itself. Fails CI past the budget; also
+/// checks that every image (`fp-endpoint` included) has a non-empty
+/// `.text` and no `core::fmt`.
+#[test]
+fn zerowire_share_within_budget() {
+    let Some(images) = build_and_check() else {
+        return;
+    };
+    if let Some(over) = share(&images, "fp-rpc") {
+        panic!("zerowire share over budget:\n{over}");
+    }
+}
+
+/// The same budget through the `zerowire-embedded` driver. Known miss:
+/// `.ci/run` runs it with `--ignored` and prints the verdict without
+/// failing CI.
+#[test]
+#[ignore = "known miss: the zerowire-embedded driver adds about 3.5 KB of flash and 648 B of RAM \
+            over fp-rpc (docs/benchmarks.md); .ci/run runs it with --ignored and prints the verdict"]
+fn zerowire_share_through_driver_within_budget() {
+    let Some(images) = build_and_check() else {
+        return;
+    };
+    if let Some(over) = share(&images, "fp-endpoint") {
+        panic!("zerowire share over budget:\n{over}");
+    }
 }
