@@ -9,11 +9,13 @@
 //!   values (a typed error the other way), and pushes readings to it as
 //!   notifications.
 //! - The node also serves `SensorStreams`: a stream of sample blocks to the
-//!   hub and an upload of blocks from it. Its generated server and clients
-//!   need `alloc` (feature `streams`, on by default, for the desktop); the
-//!   node, without a heap, serves the same methods through
-//!   [`stream_methods`], their descriptors written out by hand (a test
-//!   checks they equal the generated ones).
+//!   hub and an upload of blocks from it; and the hub serves `HubStreams`,
+//!   which the node calls: a "firmware" download and a log upload. Their
+//!   generated servers and clients need `alloc` (feature `streams`, on by
+//!   default, for the desktop); the node, without a heap, uses the same
+//!   methods through [`stream_methods`] and [`hub_stream_methods`], their
+//!   descriptors written out by hand (a test checks they equal the
+//!   generated ones).
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -84,6 +86,24 @@ pub trait SensorNode {
     fn selftest(&self);
     /// Ends the firmware after this reply (QEMU exits with `code`).
     fn power_off(&self, code: u32);
+    /// Starts a sync: the node calls the hub's streams, downloading
+    /// `blocks` firmware blocks (`HubStreams::firmware`) and uploading
+    /// `blocks` sample blocks of channel 3 as its log (`HubStreams::log`) at once, and
+    /// reports to [`Hub::sync_done`].
+    fn sync(&self, blocks: u32);
+}
+
+/// The result of the node's sync, sent to [`Hub::sync_done`].
+#[derive(zerowire::Wire, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncReport {
+    /// What the node received of the firmware download.
+    pub firmware: StreamSummary,
+    /// What the node sent as its log.
+    pub log: StreamSummary,
+    /// Both equal the hub's results of the two calls.
+    pub ok: bool,
+    /// Node time from the start of the calls to both results.
+    pub ms: u32,
 }
 
 /// Why the hub refused a value.
@@ -104,6 +124,8 @@ pub trait Hub {
     fn reading(&self, reading: Reading);
     /// The node's self-test result (a notification).
     fn selftest_done(&self, result: SelfTest);
+    /// The node's sync result (a notification).
+    fn sync_done(&self, report: SyncReport);
 }
 
 /// Samples in a [`SampleBlock`].
@@ -238,6 +260,64 @@ pub trait SensorStreams {
     ) -> Result<StreamSummary, SensorError>;
 }
 
+/// Streams served by the hub, called by the node (generated with feature
+/// `streams`; the node uses [`hub_stream_methods`]).
+#[cfg(feature = "streams")]
+#[zerowire::service]
+pub trait HubStreams {
+    /// Sends `blocks` blocks of firmware ([`Block::pattern`]), then a
+    /// summary of what was sent.
+    async fn firmware(
+        &self,
+        blocks: u32,
+        out: zerowire::rpc::Sink<Block>,
+    ) -> Result<StreamSummary, HubError>;
+    /// Takes the node's log, sample blocks of channel 3, and returns what
+    /// arrived.
+    async fn log(&self, data: zerowire::rpc::Source<SampleBlock>) -> StreamSummary;
+}
+
+/// The descriptors of the `HubStreams` methods without `alloc`, for the
+/// node (as [`stream_methods`]).
+pub mod hub_stream_methods {
+    use zerowire::proto::{signature_fingerprint, MethodDesc, StreamKind};
+    use zerowire::Wire;
+
+    use super::{Block, HubError, SampleBlock, StreamSummary};
+
+    /// `firmware(blocks: u32, out: Sink<Block>) -> Result<StreamSummary,
+    /// HubError>`.
+    pub const FIRMWARE: MethodDesc = MethodDesc::new(
+        "HubStreams",
+        "firmware",
+        signature_fingerprint(
+            <(u32,) as Wire>::FINGERPRINT,
+            <(Result<StreamSummary, HubError>, (), Block) as Wire>::FINGERPRINT,
+        ),
+    )
+    .with_streams(StreamKind {
+        request: false,
+        reply: true,
+    });
+
+    /// `log(data: Source<SampleBlock>) -> StreamSummary`.
+    pub const LOG: MethodDesc = MethodDesc::new(
+        "HubStreams",
+        "log",
+        signature_fingerprint(
+            <() as Wire>::FINGERPRINT,
+            <(StreamSummary, SampleBlock, ()) as Wire>::FINGERPRINT,
+        ),
+    )
+    .with_streams(StreamKind {
+        request: true,
+        reply: false,
+    });
+
+    /// Both, in the generated table's order.
+    pub static METHODS: [MethodDesc; 2] = [FIRMWARE, LOG];
+}
+
 /// The descriptors of the `SensorStreams` methods without `alloc`, for the
 /// node: the same ids and fingerprints as the generated table (service
 /// `SensorStreams`, in its order), computed from the same types.
@@ -291,6 +371,10 @@ mod tests {
         assert_eq!(
             SensorStreamsService::<()>::methods(),
             &stream_methods::METHODS[..]
+        );
+        assert_eq!(
+            HubStreamsService::<()>::methods(),
+            &hub_stream_methods::METHODS[..]
         );
     }
 
