@@ -18,6 +18,10 @@
 //!   stream; an upload of 256 blocks to the node (its checksum against
 //!   ours); a typed error in the middle of a stream, a refused channel and
 //!   an incomplete upload; the throughput of both is printed;
+//! - streams the node calls: its sync downloads 1 MiB from the desktop's
+//!   `HubStreams::firmware` (a reply stream) while it uploads 1 MiB to
+//!   `HubStreams::log` (a request stream), checks both results against what
+//!   its streams counted and reports; the desktop checks every block;
 //! - reconnect after a graceful close and after the desktop drops the
 //!   connection (the node keeps two sockets listening);
 //! - `power_off(0)`: QEMU's exit status is the node's verdict.
@@ -39,13 +43,14 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use sensor_api::{
-    fnv1a, Block, Hub, HubError, HubService, Reading, SampleBlock, SelfTest, SensorError,
-    SensorNodeClient, SensorStreamsClient, StreamSummary, FNV_START,
+    fnv1a, Block, Hub, HubError, HubService, HubStreams, HubStreamsService, Reading, SampleBlock,
+    SelfTest, SensorError, SensorNodeClient, SensorStreamsClient, StreamSummary, SyncReport,
+    FNV_START,
 };
 use tokio::sync::Notify;
 use zerowire::proto::Config;
 use zerowire::rpc::CallError;
-use zerowire::rpc::Stream;
+use zerowire::rpc::{Sink, Source, Stream};
 use zerowire::Wire as _;
 use zerowire_tests_embedded::{
     inner_cargo, inner_target_dir, prerequisites, run_with_timeout, show, workspace_root,
@@ -85,6 +90,10 @@ struct HubState {
     validated: AtomicU32,
     readings: Mutex<Vec<Reading>>,
     selftest: Mutex<Option<SelfTest>>,
+    sync: Mutex<Option<SyncReport>>,
+    /// What `firmware` sent and `log` received (each block checked).
+    firmware_sent: Mutex<Option<StreamSummary>>,
+    log_received: Mutex<Option<Result<StreamSummary, String>>>,
     changed: Notify,
 }
 
@@ -113,6 +122,58 @@ impl Hub for HubImpl {
     fn selftest_done(&self, result: SelfTest) {
         *self.0.selftest.lock().unwrap() = Some(result);
         self.0.changed.notify_waiters();
+    }
+    fn sync_done(&self, report: SyncReport) {
+        *self.0.sync.lock().unwrap() = Some(report);
+        self.0.changed.notify_waiters();
+    }
+}
+
+/// An empty summary.
+fn summary() -> StreamSummary {
+    StreamSummary {
+        items: 0,
+        bytes: 0,
+        checksum: FNV_START,
+    }
+}
+
+impl HubStreams for HubImpl {
+    async fn firmware(&self, blocks: u32, mut out: Sink<Block>) -> Result<StreamSummary, HubError> {
+        let mut sent = summary();
+        let mut enc = vec![0u8; Block::ENCODED_LEN];
+        for seq in 0..blocks {
+            let block = Block::pattern(seq);
+            let n = block.encode(&mut enc).unwrap();
+            if out.send(block).await.is_err() {
+                break;
+            }
+            sent.checksum = fnv1a(sent.checksum, &enc[..n]);
+            sent.bytes += n as u64;
+            sent.items += 1;
+        }
+        *self.0.firmware_sent.lock().unwrap() = Some(sent);
+        Ok(sent)
+    }
+
+    async fn log(&self, mut data: Source<SampleBlock>) -> StreamSummary {
+        let mut got = summary();
+        let mut enc = vec![0u8; SampleBlock::ENCODED_LEN];
+        let mut result = Ok(());
+        while let Some(block) = data.next().await {
+            match block {
+                Ok(b) if b == SampleBlock::expected(3, got.items) => {
+                    let n = b.encode(&mut enc).unwrap();
+                    got.checksum = fnv1a(got.checksum, &enc[..n]);
+                    got.bytes += n as u64;
+                    got.items += 1;
+                }
+                Ok(b) => result = Err(format!("log block {} (seq {}) differs", got.items, b.seq)),
+                Err(e) => result = Err(format!("log stream failed: {e}")),
+            }
+        }
+        *self.0.log_received.lock().unwrap() = Some(result.map(|()| got));
+        got
     }
 }
 
@@ -253,7 +314,14 @@ async fn connect(addr: SocketAddr, hub: &HubImpl) -> zerowire_tcp::Peer {
         attempts += 1;
         let attempt = tokio::time::timeout(
             Duration::from_secs(5),
-            zerowire_tcp::connect(addr, HubService::new(hub.clone()), config()),
+            zerowire_tcp::connect(
+                addr,
+                (
+                    HubService::new(hub.clone()),
+                    HubStreamsService::new(hub.clone()),
+                ),
+                config(),
+            ),
         )
         .await;
         match attempt {
@@ -311,9 +379,14 @@ fn mib_s(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
 }
 
-/// Streams both ways, 1 MiB each, and the error cases; returns the number
-/// of stream calls the node answered (they count in its statistics).
-async fn streams(peer: &zerowire_tcp::Peer, node: &SensorNodeClient<zerowire_tcp::Peer>) -> u32 {
+/// Streams both ways, 1 MiB each, and the error cases, then the node's
+/// sync (its streaming calls of the desktop); returns the number of calls
+/// the node answered meanwhile (they count in its statistics).
+async fn streams(
+    peer: &zerowire_tcp::Peer,
+    node: &SensorNodeClient<zerowire_tcp::Peer>,
+    state: &HubState,
+) -> u32 {
     let streams = SensorStreamsClient::new(peer.clone()).with_timeout(STREAM_TIMEOUT);
 
     // Node -> desktop: sample blocks, with small calls during the stream.
@@ -430,8 +503,31 @@ async fn streams(peer: &zerowire_tcp::Peer, node: &SensorNodeClient<zerowire_tcp
         streams.upload(5, Blocks { next: 0, count: 3 }).await,
         Err(CallError::Remote(SensorError::Incomplete))
     );
-    // The small calls made during the first stream, plus five streams.
-    took.len() as u32 + 5
+    // Node -> desktop calls: the sync streams 1 MiB each way at once.
+    let started = Instant::now();
+    node.sync(BLOCKS).await.unwrap();
+    wait_hub(state, "sync report", |s| s.sync.lock().unwrap().is_some()).await;
+    let wall = started.elapsed();
+    let report = state.sync.lock().unwrap().unwrap();
+    let firmware = state.firmware_sent.lock().unwrap().unwrap();
+    let log = state.log_received.lock().unwrap().clone().unwrap().unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.firmware, firmware);
+    assert_eq!(report.log, log);
+    assert_eq!(firmware.items, BLOCKS);
+    assert_eq!(log.items, BLOCKS);
+    let both = firmware.bytes + log.bytes;
+    eprintln!(
+        "streams the node calls: {} bytes down (reply stream) and {} bytes up (request stream) at once in {} ms node time, {:.3} s until the desktop had the report = {:.2} MiB/s both ways together",
+        firmware.bytes,
+        log.bytes,
+        report.ms,
+        wall.as_secs_f64(),
+        mib_s(both, wall)
+    );
+
+    // The small calls made during the first stream, five streams, the sync.
+    took.len() as u32 + 6
 }
 
 /// Everything the desktop does with the node.
@@ -511,7 +607,7 @@ async fn scenario(addr: SocketAddr) {
     }
 
     // Streams, 1 MiB each way.
-    let stream_calls = streams(&peer, &node).await;
+    let stream_calls = streams(&peer, &node, &state).await;
 
     // Reconnect after a graceful close: session 2.
     peer.close();

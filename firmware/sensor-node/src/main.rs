@@ -10,7 +10,9 @@
 //!   buffers;
 //! - calls the desktop's `Hub` on the same connection (its self-test:
 //!   pipelined calls, one of them answered with a typed error) and pushes
-//!   readings to it as notifications.
+//!   readings to it as notifications;
+//! - calls the desktop's `HubStreams` (its sync): a download in a reply
+//!   stream and an upload in a request stream, at once.
 //!
 //! The console (UART) prints `sensor-node: ready` once listening; the
 //! `power_off(code)` call ends QEMU with that exit code.
@@ -25,8 +27,8 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use riscv_rt::entry;
 use sensor_api::{
-    stream_methods, HubError, HubService, NodeStats, Reading, SelfTest, SensorError, SensorNode,
-    SensorNodeService,
+    hub_stream_methods, stream_methods, HubError, HubService, NodeStats, Reading, SelfTest,
+    SensorError, SensorNode, SensorNodeService, StreamSummary, SyncReport,
 };
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet, SocketStorage};
 use smoltcp::socket::tcp;
@@ -52,7 +54,7 @@ type Ep<'a> = Endpoint<'a, 1024, 2048, 4, 10, 64>;
 
 /// Methods served: `SensorNode`'s (dispatched to its plain `fn`
 /// handlers), then `SensorStreams`' (to the stream handler).
-const SERVED: usize = 8;
+const SERVED: usize = 9;
 
 /// The node's state, shared by the handlers (which take `&self`) and the
 /// main loop.
@@ -63,6 +65,8 @@ struct Node {
     seq: AtomicU32,
     interval_ms: AtomicU32,
     selftest: AtomicBool,
+    /// Blocks of a sync requested (0: none).
+    sync: AtomicU32,
     power_off: AtomicU32,
 }
 
@@ -81,6 +85,7 @@ impl Node {
             seq: AtomicU32::new(0),
             interval_ms: AtomicU32::new(0),
             selftest: AtomicBool::new(false),
+            sync: AtomicU32::new(0),
             power_off: AtomicU32::new(NO_POWER_OFF),
         }
     }
@@ -138,6 +143,11 @@ impl SensorNode for Node {
     fn power_off(&self, code: u32) {
         self.counted();
         self.power_off.store(code, Ordering::Relaxed);
+    }
+
+    fn sync(&self, blocks: u32) {
+        self.counted();
+        self.sync.store(blocks.max(1), Ordering::Relaxed);
     }
 }
 
@@ -233,6 +243,88 @@ impl SelfTestRun {
     }
 }
 
+/// The sync: two streaming calls of the hub in flight at once, their
+/// streams driven by [`streams::NodeStreams`].
+struct SyncRun {
+    firmware: Option<Pending<Result<StreamSummary, HubError>>>,
+    log: Option<Pending<StreamSummary>>,
+    firmware_result: Option<Result<StreamSummary, CallError<HubError>>>,
+    log_result: Option<Result<StreamSummary, CallError>>,
+    started_us: u64,
+}
+
+impl SyncRun {
+    fn start(
+        ep: &mut Ep<'_>,
+        streams: &mut streams::NodeStreams,
+        now: Instant,
+        blocks: u32,
+    ) -> Self {
+        let mut run = Self {
+            firmware: None,
+            log: None,
+            firmware_result: None,
+            log_result: None,
+            started_us: now_us(),
+        };
+        let firmware = &hub_stream_methods::METHODS[0];
+        match ep.open(now, firmware, &(blocks,), None) {
+            Ok((stream, p)) => {
+                streams.download = Some((stream, streams::BlockReceiver::new()));
+                run.firmware = Some(p);
+            }
+            Err(e) => run.firmware_result = Some(Err(e.widen())),
+        }
+        match ep.open(now, &hub_stream_methods::METHODS[1], &(), None) {
+            Ok((stream, p)) => {
+                streams.log = Some((stream, streams::BlockSender::new(3, blocks), false));
+                run.log = Some(p);
+            }
+            Err(e) => run.log_result = Some(Err(e)),
+        }
+        run
+    }
+
+    /// Takes the results that arrived; true once both have.
+    fn poll(&mut self, ep: &mut Ep<'_>) -> bool {
+        if let Some(p) = self.firmware.take() {
+            match ep.take(p) {
+                Ok(r) => self.firmware_result = Some(flatten(r)),
+                Err(p) => self.firmware = Some(p),
+            }
+        }
+        if let Some(p) = self.log.take() {
+            match ep.take(p) {
+                Ok(r) => self.log_result = Some(r),
+                Err(p) => self.log = Some(p),
+            }
+        }
+        self.firmware.is_none() && self.log.is_none()
+    }
+
+    /// The report, from the results and what the streams counted.
+    fn report(&self, streams: &mut streams::NodeStreams) -> SyncReport {
+        let empty = StreamSummary {
+            items: 0,
+            bytes: 0,
+            checksum: 0,
+        };
+        let download = streams.download.take();
+        let log = streams.log.take();
+        let firmware = download.as_ref().map_or(empty, |(_, d)| d.got);
+        let sent = log.as_ref().map_or(empty, |(_, l, _)| l.sent);
+        let ok = self.firmware_result == Some(Ok(firmware))
+            && download.is_some_and(|(_, d)| !d.out_of_order)
+            && self.log_result == Some(Ok(sent));
+        SyncReport {
+            firmware,
+            log: sent,
+            ok,
+            ms: ((now_us() - self.started_us) / 1000) as u32,
+        }
+    }
+}
+
 #[entry]
 fn main() -> ! {
     println!("sensor-node: booting");
@@ -282,17 +374,22 @@ fn main() -> ! {
         build: "sensor-node",
         ..Config::default()
     };
+    let node_methods = SensorNodeService::<Node>::methods();
+    if node_methods.len() + stream_methods::METHODS.len() != SERVED {
+        println!("sensor-node: SERVED does not match the method tables");
+        board::exit(7)
+    }
     let mut served = [stream_methods::SAMPLES; SERVED];
-    for (slot, m) in served.iter_mut().zip(
-        SensorNodeService::<Node>::methods()
-            .iter()
-            .chain(&stream_methods::METHODS),
-    ) {
+    for (slot, m) in served
+        .iter_mut()
+        .zip(node_methods.iter().chain(&stream_methods::METHODS))
+    {
         *slot = *m;
     }
     let mut ep: Ep<'_> = Endpoint::new(config, Role::Acceptor, &served);
     let mut streams = streams::NodeStreams::new();
     let mut selftest: Option<SelfTestRun> = None;
+    let mut sync: Option<SyncRun> = None;
     let mut next_push = 0u64;
     let mut power_off_at: Option<u64> = None;
 
@@ -317,12 +414,16 @@ fn main() -> ! {
                 if let Some(mut run) = selftest.take() {
                     run.poll(&mut ep);
                 }
+                if let Some(mut run) = sync.take() {
+                    run.poll(&mut ep);
+                }
             }
             _ => {}
         }
 
         // The self-test: started by the desktop, run from here.
-        if node().selftest.swap(false, Ordering::Relaxed) && selftest.is_none() {
+        // (One run at a time: each needs result slots of the endpoint.)
+        if selftest.is_none() && sync.is_none() && node().selftest.swap(false, Ordering::Relaxed) {
             selftest = Some(SelfTestRun::start(&mut ep, now));
         }
         if let Some(run) = &mut selftest {
@@ -338,6 +439,30 @@ fn main() -> ! {
                 );
                 let _ = ep.notify(hub_method("selftest_done"), &(result,));
                 selftest = None;
+            }
+        }
+
+        // The sync: started by the desktop, run from here.
+        if selftest.is_none() && sync.is_none() {
+            let blocks = node().sync.swap(0, Ordering::Relaxed);
+            if blocks > 0 {
+                sync = Some(SyncRun::start(&mut ep, &mut streams, now, blocks));
+            }
+        }
+        if let Some(run) = &mut sync {
+            if run.poll(&mut ep) {
+                let report = run.report(&mut streams);
+                println!(
+                    "sensor-node: sync: firmware {} blocks, {} bytes; log {} blocks, {} bytes; {} ms; {}",
+                    report.firmware.items,
+                    report.firmware.bytes,
+                    report.log.items,
+                    report.log.bytes,
+                    report.ms,
+                    if report.ok { "ok" } else { "FAILED" }
+                );
+                let _ = ep.notify(hub_method("sync_done"), &(report,));
+                sync = None;
             }
         }
 

@@ -1,18 +1,21 @@
-//! The node's streams (`SensorStreams`), with fixed buffers only:
+//! The node's streams, with fixed buffers only. Blocks (4,100 bytes
+//! encoded) are written chunk by chunk into one `CHUNK`-byte buffer, as the
+//! peer's credit and the send buffer allow, and received as pieces of the
+//! receive buffer, folded into a checksum and given back to the peer's
+//! credit at once; no block is ever held whole.
 //!
-//! - `samples`: sample blocks (4,100 bytes each encoded) are written chunk
-//!   by chunk into one `CHUNK`-byte buffer, as the desktop's credit and the
-//!   send buffer allow; no block is ever held whole. Then the summary.
-//! - `upload`: the desktop's blocks arrive as pieces of the receive buffer;
-//!   each piece is folded into a checksum and given back to the desktop's
-//!   credit at once. At the end of the stream, the summary.
+//! Served (`SensorStreams`, one of each at a time, a second is refused with
+//! `Overloaded`):
+//! - `samples`: sample blocks to the desktop, then the summary;
+//! - `upload`: the desktop's blocks, then the summary.
 //!
-//! One stream of each kind at a time; a second is refused with
-//! `Overloaded`.
+//! Called (`HubStreams`, by the sync in `main.rs`):
+//! - `firmware`: the hub's blocks, received as its reply stream;
+//! - `log`: sample blocks of channel 3 sent as the request stream.
 
 use sensor_api::stream_methods::{SAMPLES, UPLOAD};
 use sensor_api::{fnv1a, sample_block_bytes, SampleBlock, SensorError, StreamSummary, FNV_START};
-use zerowire::proto::{CloseReason, Data, ErrorCode, MethodDesc, ReplyError};
+use zerowire::proto::{CloseReason, Data, ErrorCode, MethodDesc, ReplyError, SendError};
 use zerowire::Wire;
 use zerowire_embedded::{Collect, Ended, Stream, StreamHandler, StreamTx};
 
@@ -33,37 +36,130 @@ fn add(sum: &mut StreamSummary, bytes: &[u8]) {
     sum.bytes += bytes.len() as u64;
 }
 
-/// A `samples` stream being sent.
-struct Samples {
-    stream: Stream,
-    args: Collect<8>,
+/// Sends sample blocks of a channel, chunk by chunk.
+pub struct BlockSender {
     channel: u8,
-    blocks: u32,
+    /// Blocks to send.
+    until: u32,
     /// The block being sent and the bytes of it already queued.
     seq: u32,
     offset: usize,
-    sent: StreamSummary,
-    /// The final result, once decided (sent after the current block).
+    pub sent: StreamSummary,
+}
+
+impl BlockSender {
+    pub const fn new(channel: u8, until: u32) -> Self {
+        Self {
+            channel,
+            until,
+            seq: 0,
+            offset: 0,
+            sent: empty(),
+        }
+    }
+
+    /// Queues chunks while the stream can take them: `Ok(true)` once every
+    /// block is queued, `Ok(false)` to come back later, `Err` if the
+    /// stream's call is over.
+    fn pump(
+        &mut self,
+        tx: &mut StreamTx<'_>,
+        stream: Stream,
+        chunk: &mut [u8; CHUNK],
+    ) -> Result<bool, ()> {
+        while self.seq < self.until {
+            let left = SampleBlock::ENCODED_LEN - self.offset;
+            let n = tx.capacity(stream).min(left).min(CHUNK);
+            if n == 0 {
+                return if tx.is_live(stream) {
+                    Ok(false)
+                } else {
+                    Err(())
+                };
+            }
+            let bytes = &mut chunk[..n];
+            sample_block_bytes(self.channel, self.seq, self.offset, bytes);
+            let total = (self.offset == 0).then_some(SampleBlock::ENCODED_LEN as u64);
+            match tx.send_chunk(stream, total, bytes) {
+                Ok(()) => {}
+                Err(SendError::Backpressure | SendError::NoCredit) => return Ok(false),
+                Err(_) => return Err(()),
+            }
+            add(&mut self.sent, bytes);
+            self.offset += n;
+            if self.offset == SampleBlock::ENCODED_LEN {
+                self.offset = 0;
+                self.seq += 1;
+                self.sent.items += 1;
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Receives blocks (whose first four bytes are their `seq`, from 0) piece
+/// by piece.
+pub struct BlockReceiver {
+    pub got: StreamSummary,
+    /// The first bytes of the current block, and how many.
+    seq: [u8; 4],
+    at: usize,
+    pub out_of_order: bool,
+    pub ended: bool,
+}
+
+impl BlockReceiver {
+    pub const fn new() -> Self {
+        Self {
+            got: empty(),
+            seq: [0; 4],
+            at: 0,
+            out_of_order: false,
+            ended: false,
+        }
+    }
+
+    fn piece(&mut self, data: &Data<'_>) {
+        add(&mut self.got, data.bytes);
+        for &b in data.bytes.iter().take(4usize.saturating_sub(self.at)) {
+            self.seq[self.at] = b;
+            self.at += 1;
+        }
+        if data.end_of_message {
+            self.out_of_order |= u32::from_le_bytes(self.seq) != self.got.items;
+            self.got.items += 1;
+            self.at = 0;
+        }
+        self.ended |= data.end_of_stream;
+    }
+}
+
+/// A served `samples` stream.
+struct Samples {
+    stream: Stream,
+    args: Collect<8>,
+    blocks: Option<BlockSender>,
+    /// The final result, once decided (sent after the last block).
     result: Option<Result<StreamSummary, SensorError>>,
 }
 
-/// An `upload` being received.
+/// A served `upload`.
 struct Upload {
     stream: Stream,
     args: Collect<8>,
     expected: u32,
-    got: StreamSummary,
-    /// The first bytes of the current block (its `seq`), and how many.
-    at: usize,
-    seq: [u8; 4],
-    out_of_order: bool,
-    ended: bool,
+    blocks: BlockReceiver,
 }
 
 /// The node's [`StreamHandler`].
 pub struct NodeStreams {
     samples: Option<Samples>,
     upload: Option<Upload>,
+    /// The sync's download (`HubStreams::firmware`), while it runs.
+    pub download: Option<(Stream, BlockReceiver)>,
+    /// The sync's log upload (`HubStreams::log`) and whether it is
+    /// finished (request stream ended).
+    pub log: Option<(Stream, BlockSender, bool)>,
     chunk: [u8; CHUNK],
 }
 
@@ -72,6 +168,8 @@ impl NodeStreams {
         Self {
             samples: None,
             upload: None,
+            download: None,
+            log: None,
             chunk: [0; CHUNK],
         }
     }
@@ -79,42 +177,20 @@ impl NodeStreams {
     /// Sends what `samples` can send now; true once it is answered (or
     /// gone).
     fn pump_samples(s: &mut Samples, chunk: &mut [u8; CHUNK], tx: &mut StreamTx<'_>) -> bool {
-        if !s.args.is_complete() {
-            return false;
-        }
-        loop {
-            if let Some(result) = s.result {
-                return !matches!(tx.reply(s.stream, &result), Err(ReplyError::Backpressure));
-            }
-            if s.offset == 0 {
-                if s.seq == s.blocks {
-                    s.result = Some(Ok(s.sent));
-                    continue;
-                }
-                if s.channel == 4 && s.seq == 2 {
-                    s.result = Some(Err(SensorError::Saturated));
-                    continue;
-                }
-            }
-            let left = SampleBlock::ENCODED_LEN - s.offset;
-            let n = tx.capacity(s.stream).min(left).min(CHUNK);
-            if n == 0 {
-                return !tx.is_live(s.stream);
-            }
-            let bytes = &mut chunk[..n];
-            sample_block_bytes(s.channel, s.seq, s.offset, bytes);
-            let total = (s.offset == 0).then_some(SampleBlock::ENCODED_LEN as u64);
-            if tx.send_chunk(s.stream, total, bytes).is_err() {
-                return !tx.is_live(s.stream);
-            }
-            add(&mut s.sent, bytes);
-            s.offset += n;
-            if s.offset == SampleBlock::ENCODED_LEN {
-                s.offset = 0;
-                s.seq += 1;
-                s.sent.items += 1;
+        if s.result.is_none() {
+            let Some(blocks) = &mut s.blocks else {
+                return false;
+            };
+            match blocks.pump(tx, s.stream, chunk) {
+                Ok(false) => return false,
+                Err(()) => return true,
+                // Channel 4 saturates after its second block.
+                Ok(true) if blocks.channel == 4 => s.result = Some(Err(SensorError::Saturated)),
+                Ok(true) => s.result = Some(Ok(blocks.sent)),
             }
         }
+        let result = s.result.unwrap_or(Err(SensorError::NoSuchChannel));
+        !matches!(tx.reply(s.stream, &result), Err(ReplyError::Backpressure))
     }
 }
 
@@ -124,11 +200,7 @@ impl StreamHandler for NodeStreams {
             self.samples = Some(Samples {
                 stream,
                 args: Collect::new(),
-                channel: 0,
-                blocks: 0,
-                seq: 0,
-                offset: 0,
-                sent: empty(),
+                blocks: None,
                 result: None,
             });
         } else if method.id == UPLOAD.id && self.upload.is_none() {
@@ -136,11 +208,7 @@ impl StreamHandler for NodeStreams {
                 stream,
                 args: Collect::new(),
                 expected: 0,
-                got: empty(),
-                at: 0,
-                seq: [0; 4],
-                out_of_order: false,
-                ended: false,
+                blocks: BlockReceiver::new(),
             });
         } else {
             return Err(ErrorCode::Overloaded);
@@ -150,43 +218,29 @@ impl StreamHandler for NodeStreams {
     }
 
     fn data(&mut self, stream: Stream, data: Data<'_>) -> usize {
-        let n = data.bytes.len();
         if let Some(s) = self.samples.as_mut().filter(|s| s.stream == stream) {
             // The arguments (the whole request direction of `samples`).
             if let Some(args) = s.args.push(&data) {
                 match args.map(<(u8, u32)>::decode) {
-                    Ok(Ok((channel, blocks))) => {
-                        s.channel = channel;
-                        s.blocks = blocks;
-                        if channel > 4 {
-                            s.result = Some(Err(SensorError::NoSuchChannel));
-                        }
+                    Ok(Ok((channel @ 0..=3, blocks))) => {
+                        s.blocks = Some(BlockSender::new(channel, blocks));
                     }
+                    Ok(Ok((4, blocks))) => s.blocks = Some(BlockSender::new(4, blocks.min(2))),
                     _ => s.result = Some(Err(SensorError::NoSuchChannel)),
                 }
             }
         } else if let Some(u) = self.upload.as_mut().filter(|u| u.stream == stream) {
-            if !u.args.is_complete() {
-                if let Some(Ok(args)) = u.args.push(&data) {
-                    u.expected = <(u32,)>::decode(args).map_or(0, |(b,)| b);
-                }
-            } else {
-                // A piece of a block: checksum it, check its `seq`.
-                add(&mut u.got, data.bytes);
-                for &b in data.bytes.iter().take(4usize.saturating_sub(u.at)) {
-                    u.seq[u.at] = b;
-                    u.at += 1;
-                }
-                if data.end_of_message {
-                    u.out_of_order |= u32::from_le_bytes(u.seq) != u.got.items;
-                    u.got.items += 1;
-                    u.at = 0;
-                }
+            if u.args.is_complete() {
+                u.blocks.piece(&data);
+            } else if let Some(Ok(args)) = u.args.push(&data) {
+                u.expected = <(u32,)>::decode(args).map_or(0, |(b,)| b);
+                u.blocks.ended |= data.end_of_stream;
             }
-            u.ended |= data.end_of_stream;
+        } else if let Some((_, d)) = self.download.as_mut().filter(|(s, _)| *s == stream) {
+            d.piece(&data);
         }
-        // Taken at once: the window goes straight back to the desktop.
-        n
+        // Taken at once: the window goes straight back to the peer.
+        data.bytes.len()
     }
 
     fn ended(&mut self, stream: Stream, _why: Ended<'_>) {
@@ -201,32 +255,46 @@ impl StreamHandler for NodeStreams {
     fn closed(&mut self, _reason: CloseReason) {
         self.samples = None;
         self.upload = None;
+        self.download = None;
+        self.log = None;
     }
 
     fn produce(&mut self, tx: &mut StreamTx<'_>) {
         if let Some(s) = &mut self.samples {
             if Self::pump_samples(s, &mut self.chunk, tx) {
+                let sent = s.blocks.as_ref().map_or(empty(), |b| b.sent);
                 crate::println!(
                     "sensor-node: samples: {} blocks, {} bytes sent",
-                    s.sent.items,
-                    s.sent.bytes
+                    sent.items,
+                    sent.bytes
                 );
                 self.samples = None;
             }
         }
-        if let Some(u) = self.upload.as_ref().filter(|u| u.ended) {
-            let result = if u.got.items == u.expected && !u.out_of_order {
-                Ok(u.got)
+        if let Some(u) = self.upload.as_ref().filter(|u| u.blocks.ended) {
+            let b = &u.blocks;
+            let result = if b.got.items == u.expected && !b.out_of_order {
+                Ok(b.got)
             } else {
                 Err(SensorError::Incomplete)
             };
             if !matches!(tx.reply(u.stream, &result), Err(ReplyError::Backpressure)) {
                 crate::println!(
                     "sensor-node: upload: {} blocks, {} bytes received",
-                    u.got.items,
-                    u.got.bytes
+                    b.got.items,
+                    b.got.bytes
                 );
                 self.upload = None;
+            }
+        }
+        if let Some((stream, blocks, finished)) = &mut self.log {
+            if !*finished {
+                match blocks.pump(tx, *stream, &mut self.chunk) {
+                    // After the last block, the end of the request stream.
+                    Ok(true) => *finished = tx.finish(*stream).is_ok(),
+                    Ok(false) => {}
+                    Err(()) => *finished = true,
+                }
             }
         }
     }
