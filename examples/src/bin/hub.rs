@@ -2,8 +2,8 @@
 //! (`firmware/sensor-node`, a `no_std` riscv32imac firmware), reads its
 //! sensors, streams sample blocks from it and uploads blocks to it (the
 //! node handles both chunk by chunk with fixed buffers), runs its self-test
-//! (the node calls this hub back over the same connection) and prints the
-//! readings it pushes.
+//! and its sync (the node calls this hub back over the same connection,
+//! plain calls and streams) and prints the readings it pushes.
 //!
 //! ```sh
 //! # one command: build the firmware, start it in QEMU, talk to it, stop it
@@ -26,11 +26,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use sensor_api::{
-    fnv1a, Block, Hub, HubError, HubService, Reading, SampleBlock, SelfTest, SensorNodeClient,
-    SensorStreamsClient, FNV_START,
+    fnv1a, Block, Hub, HubError, HubService, HubStreams, HubStreamsService, Reading, SampleBlock,
+    SelfTest, SensorNodeClient, SensorStreamsClient, StreamSummary, SyncReport, FNV_START,
 };
 use zerowire::proto::Config;
-use zerowire::rpc::Stream;
+use zerowire::rpc::{Sink, Source, Stream};
 use zerowire::Wire as _;
 
 const TARGET: &str = "riscv32imac-unknown-none-elf";
@@ -68,6 +68,61 @@ impl Hub for Desk {
             "hub: node self-test: {} passed, {} failed, {} calls in flight at once",
             result.passed, result.failed, result.pipelined
         );
+    }
+    fn sync_done(&self, r: SyncReport) {
+        println!(
+            "hub: node sync: downloaded {} blocks ({} bytes), uploaded {} blocks ({} bytes) in {} ms: {}",
+            r.firmware.items,
+            r.firmware.bytes,
+            r.log.items,
+            r.log.bytes,
+            r.ms,
+            if r.ok { "both checksums match" } else { "MISMATCH" }
+        );
+    }
+}
+
+/// The streams the node calls during its sync.
+impl HubStreams for Desk {
+    async fn firmware(&self, blocks: u32, mut out: Sink<Block>) -> Result<StreamSummary, HubError> {
+        let mut sent = StreamSummary {
+            items: 0,
+            bytes: 0,
+            checksum: FNV_START,
+        };
+        let mut enc = vec![0u8; Block::ENCODED_LEN];
+        for seq in 0..blocks {
+            let block = Block::pattern(seq);
+            let n = block.encode(&mut enc).unwrap_or(0);
+            if out.send(block).await.is_err() {
+                break;
+            }
+            sent.checksum = fnv1a(sent.checksum, &enc[..n]);
+            sent.bytes += n as u64;
+            sent.items += 1;
+        }
+        println!("hub: sent {} firmware blocks to the node", sent.items);
+        Ok(sent)
+    }
+
+    async fn log(&self, mut data: Source<SampleBlock>) -> StreamSummary {
+        let mut got = StreamSummary {
+            items: 0,
+            bytes: 0,
+            checksum: FNV_START,
+        };
+        let mut enc = vec![0u8; SampleBlock::ENCODED_LEN];
+        while let Some(Ok(block)) = data.next().await {
+            if block != SampleBlock::expected(3, got.items) {
+                println!("hub: log block {} differs", got.items);
+            }
+            let n = block.encode(&mut enc).unwrap_or(0);
+            got.checksum = fnv1a(got.checksum, &enc[..n]);
+            got.bytes += n as u64;
+            got.items += 1;
+        }
+        println!("hub: received {} log blocks from the node", got.items);
+        got
     }
 }
 
@@ -164,7 +219,8 @@ async fn connect(addr: SocketAddr) -> Result<zerowire_tcp::Peer, String> {
             handshake_timeout: Duration::from_secs(3),
             ..Config::default()
         };
-        match zerowire_tcp::connect(addr, HubService::new(Desk), config).await {
+        let services = (HubService::new(Desk), HubStreamsService::new(Desk));
+        match zerowire_tcp::connect(addr, services, config).await {
             Ok(peer) => return Ok(peer),
             Err(e) if Instant::now() < deadline => {
                 eprintln!("hub: connecting to {addr}: {e}; retrying");
@@ -295,6 +351,8 @@ async fn talk(addr: SocketAddr, power_off: bool) -> Result<(), String> {
     let streams = SensorStreamsClient::new(peer.clone()).with_timeout(Duration::from_secs(20));
     stream(&streams).await?;
     node.selftest().await.map_err(|e| e.to_string())?;
+    // The node calls this hub's streams: 32 blocks each way at once.
+    node.sync(32).await.map_err(|e| e.to_string())?;
     let previous = node.set_interval(250).await.map_err(|e| e.to_string())?;
     println!("hub: readings every 250 ms (was {previous} ms); listening for 1.5 s");
     tokio::time::sleep(Duration::from_millis(1500)).await;
