@@ -200,7 +200,7 @@ impl<
     where
         S: ByteSocket + ?Sized,
         Svc: LocalService<()>,
-        H: StreamHandler + ?Sized,
+        H: StreamHandler,
     {
         if self.conn.is_none() {
             if socket.state() != SocketState::Open {
@@ -230,7 +230,8 @@ impl<
                 closed: &mut closed,
             };
             handle_events(conn, &mut cx, socket, service, streams);
-            if H::STREAMS && conn.is_open() {
+            // Also while closing: calls in flight finish first.
+            if H::STREAMS && !conn.is_closed() {
                 streams.produce(&mut StreamTx::new(conn, session));
             }
             let wrote = flush(conn, socket);
@@ -579,7 +580,7 @@ fn handle_events<
 ) where
     S: ByteSocket + ?Sized,
     Svc: LocalService<()>,
-    H: StreamHandler + ?Sized,
+    H: StreamHandler,
 {
     while let Some(ev) = conn.poll_event() {
         match ev {

@@ -782,3 +782,33 @@ fn cancel_and_session_end_reach_the_handler() {
     assert_eq!(flatten(w.wait(p, "session 2 stream")), Ok(3));
     let _ = NoStreams;
 }
+
+#[test]
+fn streams_in_flight_finish_during_a_graceful_close() {
+    let mut w = World::new();
+    let (down, p) = w.open::<_, Result<u32, SensorError>>("samples", &(20u32, 2000u32, u32::MAX));
+    w.hub_streams.watch(down);
+    let (up, q) = w.open::<_, Result<Summary, SensorError>>("upload", &(20u32,));
+    w.hub_streams.uploads.push(Upload {
+        stream: up,
+        next: 0,
+        count: 20,
+        size: 2000,
+        out: Outgoing::default(),
+        finished: false,
+    });
+    w.run_until(Duration::from_secs(2), "under way", |w| {
+        w.hub_streams.received(down).items.len() >= 2
+    });
+    // GOAWAY: no new calls, the two streams run to their end, then the
+    // session closes gracefully.
+    w.hub_ep.close();
+    assert_eq!(flatten(w.wait(p, "samples while closing")), Ok(20));
+    assert_eq!(
+        flatten(w.wait(q, "upload while closing")).unwrap().items,
+        20
+    );
+    w.run_until(Duration::from_secs(2), "closed", |w| !w.dev_ep.in_session());
+    assert_eq!(w.dev_ep.last_close(), Some(CloseReason::Graceful));
+    assert_eq!(w.dev_streams.closed, [CloseReason::Graceful]);
+}
