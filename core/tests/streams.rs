@@ -640,3 +640,47 @@ fn dump(wire: &[u8]) {
         eprintln!("{f}");
     }
 }
+
+/// A call opened with `open` and cancelled before its first message was
+/// queued: the peer never saw its id, so no CANCEL goes out (it would never
+/// be answered, and the connection would close with `CancelTimeout` — it
+/// did before the fix); the slot is free at once and the connection stays
+/// open past the cancel timeout.
+#[test]
+fn cancelling_an_opened_call_before_its_first_message_frees_it_locally() {
+    let mut p = Pair::new(
+        || VecTables::new(1, 4),
+        config(4096, 512, 2048),
+        config(4096, 512, 2048),
+        512,
+    );
+    p.handshake();
+    p.flush();
+    assert!(p.a.conn.transmit().is_empty());
+    let call = p.a.conn.open(p.now, &UPLOAD, None).unwrap();
+    assert_eq!(p.a.conn.calls_in_flight(), 1);
+    p.a.conn.cancel(p.now, call);
+    assert_eq!(p.a.conn.calls_in_flight(), 0);
+    assert_eq!(
+        p.a.conn.send_message(Channel::Out(call), &1u32, false),
+        Err(SendError::Stale)
+    );
+    // Long after the cancel timeout the connection is still open, and the
+    // one call slot serves a new call.
+    p.now = p.now + p.a.conn.config().cancel_timeout * 3;
+    p.a.conn.handle_timeout(p.now);
+    p.b.conn.handle_timeout(p.now);
+    p.flush();
+    assert!(p.a.conn.is_open() && p.b.conn.is_open());
+    // The callee saw nothing of it (the method's declaration at most).
+    let mut sb = Seen::default();
+    drain(&mut p.b.conn, &mut sb);
+    assert!(sb.opened.is_empty() && sb.cancelled == 0 && sb.calls.is_empty());
+    let again = p.a.conn.open(p.now, &UPLOAD, None).unwrap();
+    p.a.conn
+        .send_message(Channel::Out(again), &7u32, true)
+        .unwrap();
+    p.flush();
+    drain(&mut p.b.conn, &mut sb);
+    assert_eq!(sb.opened.len(), 1);
+}

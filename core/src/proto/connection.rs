@@ -266,6 +266,12 @@ where
         }
     }
 
+    /// The peer's limits from its HELLO, once it has arrived: `(max_frame,
+    /// max_message)`, to check a message before opening a call for it.
+    pub fn peer_limits(&self) -> Option<(u64, u32)> {
+        self.inner.peer.map(|p| (p.max_frame, p.max_message))
+    }
+
     /// Whether the driver should read more input: false above the send
     /// buffer's high-water mark (so a peer that does not read its replies
     /// stops being served) and once closed.
@@ -825,6 +831,12 @@ where
             return;
         }
         match out.state {
+            // Opened and nothing sent yet: the peer never saw the id, so
+            // there is nothing to cancel there (a CANCEL would never be
+            // answered); the slot is free at once.
+            OutState::Waiting if out.flow.streaming && !out.flow.opened => {
+                let _ = self.free_out(slot);
+            }
             OutState::Waiting => {
                 if out.deadline.is_none() {
                     self.timed = self.timed.saturating_add(1);

@@ -706,7 +706,7 @@ where
 
     /// Frees out slot `i` on its final frame; the failure to report if its
     /// deadline had passed unreported.
-    fn free_out(&mut self, i: usize) -> Option<Event<'static>> {
+    pub(super) fn free_out(&mut self, i: usize) -> Option<Event<'static>> {
         let parity = self.role.parity();
         let out = self.tables.out_calls().get_mut(i)?;
         let state = out.state;
