@@ -15,6 +15,8 @@ mod error;
 #[cfg(feature = "alloc")]
 mod stream;
 
+#[cfg(not(feature = "alloc"))]
+pub use self::no_alloc::{Sink, Source};
 pub use compose::Either;
 pub use error::{CallError, ErrorText};
 #[cfg(feature = "alloc")]
@@ -22,6 +24,65 @@ pub use stream::{
     encode_stream, BoxFuture, ByteStream, DecodeResult, Sink, SinkBackend, Source, SourceBackend,
     Stream, StreamCall, Streaming, Streams,
 };
+
+/// Without `alloc`, `Sink` and `Source` are placeholders: a crate without a
+/// heap can declare a `#[zerowire::service]` trait with streaming methods
+/// (and use its generated method table), but their handlers only run on a
+/// transport with a heap. A microcontroller serves and calls streaming
+/// methods chunk by chunk with `zerowire-embedded`'s `StreamHandler`.
+#[cfg(not(feature = "alloc"))]
+mod no_alloc {
+    use core::convert::Infallible;
+    use core::marker::PhantomData;
+
+    /// The sending end of a stream (a placeholder without `alloc`: no value
+    /// of it exists).
+    #[derive(Debug)]
+    pub struct Sink<T> {
+        never: Infallible,
+        _item: PhantomData<fn(T)>,
+    }
+
+    /// The receiving end of a stream (a placeholder without `alloc`: no
+    /// value of it exists).
+    #[derive(Debug)]
+    pub struct Source<T> {
+        never: Infallible,
+        _item: PhantomData<fn() -> T>,
+    }
+
+    impl<T> Sink<T> {
+        /// No value exists: code holding one is unreachable.
+        pub fn unreachable(&self) -> ! {
+            match self.never {}
+        }
+    }
+
+    impl<T> Source<T> {
+        /// No value exists: code holding one is unreachable.
+        pub fn unreachable(&self) -> ! {
+            match self.never {}
+        }
+    }
+}
+
+/// Expands its items only when `zerowire` has `alloc` (used by the code
+/// `#[zerowire::service]` generates for streaming methods).
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_alloc {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Expands its items only when `zerowire` has `alloc` (used by the code
+/// `#[zerowire::service]` generates for streaming methods).
+#[cfg(not(feature = "alloc"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_alloc {
+    ($($item:tt)*) => {};
+}
 
 use core::future::Future;
 use core::time::Duration;

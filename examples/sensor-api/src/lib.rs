@@ -237,9 +237,10 @@ pub fn fnv1a(mut state: u32, bytes: &[u8]) -> u32 {
     state
 }
 
-/// Streams served by the sensor node (generated with feature `streams`,
-/// which needs `alloc`; the node itself uses [`stream_methods`]).
-#[cfg(feature = "streams")]
+/// Streams served by the sensor node. The trait and its method table exist
+/// without `alloc` too (the node, which has no heap, declares it and serves
+/// the streams through `zerowire-embedded`'s `StreamHandler`); the
+/// streaming clients and handlers need `alloc` (feature `streams`).
 #[zerowire::service]
 pub trait SensorStreams {
     /// Streams `blocks` sample blocks of `channel` (0 to 3), then a summary
@@ -260,9 +261,8 @@ pub trait SensorStreams {
     ) -> Result<StreamSummary, SensorError>;
 }
 
-/// Streams served by the hub, called by the node (generated with feature
-/// `streams`; the node uses [`hub_stream_methods`]).
-#[cfg(feature = "streams")]
+/// Streams served by the hub, called by the node (declared without `alloc`
+/// too, as [`SensorStreams`]).
 #[zerowire::service]
 pub trait HubStreams {
     /// Sends `blocks` blocks of firmware ([`Block::pattern`]), then a

@@ -336,6 +336,7 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
         quote!()
     } else {
         quote! {
+            ::zerowire::__if_alloc! {
             #[allow(unused_variables)]
             fn call_streaming<'__a>(
                 &'__a self,
@@ -350,6 +351,7 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
                         _ => ::core::result::Result::Err(::zerowire::rpc::Refusal::UnknownMethod),
                     }
                 }
+            }
             }
         }
     };
@@ -533,20 +535,26 @@ fn client_streaming(m: &Method, index: usize, table: &Ident) -> TokenStream {
             self.options,
         )
     };
+    // Streaming clients need a heap: without `alloc` the method is left
+    // out (the trait and its method table stay usable).
     match &m.sink {
         Some(s) => {
             let item = &s.item;
             quote! {
-                #(#mattrs)*
-                pub fn #mname(&self, #(#params),*) -> ::zerowire::rpc::Streaming<#item, #v, #e> {
-                    ::zerowire::rpc::Streaming::new(#start, #decode)
+                ::zerowire::__if_alloc! {
+                    #(#mattrs)*
+                    pub fn #mname(&self, #(#params),*) -> ::zerowire::rpc::Streaming<#item, #v, #e> {
+                        ::zerowire::rpc::Streaming::new(#start, #decode)
+                    }
                 }
             }
         }
         None => quote! {
-            #(#mattrs)*
-            pub async fn #mname(&self, #(#params),*) -> ::core::result::Result<#v, ::zerowire::rpc::CallError<#e>> {
-                ::zerowire::rpc::Streaming::<(), #v, #e>::new(#start, #decode).result().await
+            ::zerowire::__if_alloc! {
+                #(#mattrs)*
+                pub async fn #mname(&self, #(#params),*) -> ::core::result::Result<#v, ::zerowire::rpc::CallError<#e>> {
+                    ::zerowire::rpc::Streaming::<(), #v, #e>::new(#start, #decode).result().await
+                }
             }
         },
     }
