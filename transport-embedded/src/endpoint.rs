@@ -448,6 +448,70 @@ impl<
     }
 }
 
+/// The async driver's access to the endpoint (`crate::asynch`): untyped
+/// results, readiness by slot, and ending a session without a socket.
+#[cfg(feature = "embedded-io-async")]
+impl<
+        const RX: usize,
+        const TX: usize,
+        const CALLS: usize,
+        const METHODS: usize,
+        const REPLY: usize,
+    > Endpoint<'_, RX, TX, CALLS, METHODS, REPLY>
+{
+    /// Gives the call's raw result (the reply's bytes, or its failure) to
+    /// `f` and frees the slot, if it has arrived.
+    pub(crate) fn take_raw(&mut self, call: &Pending<()>, f: &mut TakeFn<'_>) -> Taken {
+        let Some(slot) = self.results.get_mut(call) else {
+            return Taken::Gone;
+        };
+        match slot.state {
+            SlotState::Ready(len) => f(Ok(slot.bytes.get(..len).unwrap_or_default())),
+            SlotState::Failed(e) => f(Err(e)),
+            SlotState::Waiting(_) => return Taken::Waiting,
+            SlotState::Free => return Taken::Gone,
+        }
+        slot.release();
+        Taken::Done
+    }
+
+    /// Whether result slot `index` holds an arrived result.
+    pub(crate) fn slot_ready(&self, index: usize) -> bool {
+        self.results
+            .slots
+            .get(index)
+            .is_some_and(|s| matches!(s.state, SlotState::Ready(_) | SlotState::Failed(_)))
+    }
+
+    /// Ends the running session without its socket (its driver is gone):
+    /// every waiting call fails with `Disconnected(reason)`. Whether a
+    /// session was running.
+    pub(crate) fn abandon(&mut self, reason: CloseReason) -> bool {
+        if self.conn.take().is_none() {
+            return false;
+        }
+        self.results.disconnect_all(reason);
+        self.last_close = Some(reason);
+        true
+    }
+}
+
+/// What [`Endpoint::take_raw`] gives a call's raw result to.
+#[cfg(feature = "embedded-io-async")]
+pub(crate) type TakeFn<'f> = dyn FnMut(Result<&[u8], CallError>) + 'f;
+
+/// What [`Endpoint::take_raw`] found.
+#[cfg(feature = "embedded-io-async")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// The result went to the closure; the slot is free.
+    Done,
+    /// Not arrived yet.
+    Waiting,
+    /// No such call (freed, or another endpoint's token).
+    Gone,
+}
+
 /// The [`CallError`] for a call that could not start.
 fn start_error<const RX: usize, const TX: usize, const CALLS: usize, const METHODS: usize>(
     conn: &StaticConnection<'_, RX, TX, CALLS, METHODS>,

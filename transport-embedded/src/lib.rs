@@ -28,6 +28,11 @@
 //!   peer can reconnect at once (smoltcp has no accept backlog);
 //! - `embedded-io`: `io::IoStream`, any `embedded-io` 0.7
 //!   `Read + Write + ReadReady + WriteReady` stream (a UART, USB CDC);
+//! - `embedded-io-async`: the async form, `asynch::AsyncEndpoint`: a
+//!   driver future over any `embedded-io-async` 0.7 reader and writer
+//!   (embassy-net's `TcpSocket`, async UARTs) and `asynch::Client`, whose
+//!   `call(&desc, &args).await` gives the typed result; the same
+//!   `Endpoint` inside, any executor.
 //!
 //! `docs/embedded.md` in the repository explains the design.
 #![no_std]
@@ -45,6 +50,8 @@ mod endpoint;
 mod socket;
 mod stream;
 
+#[cfg(feature = "embedded-io-async")]
+pub mod asynch;
 #[cfg(feature = "embedded-io")]
 pub mod io;
 #[cfg(feature = "smoltcp")]

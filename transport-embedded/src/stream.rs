@@ -386,7 +386,7 @@ impl<'a> StreamTx<'a> {
 }
 
 /// `&T` as `Encode`, so an unsized `T` can go through `&dyn Encode`.
-struct Dyn<'a, T: ?Sized>(&'a T);
+pub(crate) struct Dyn<'a, T: ?Sized>(pub(crate) &'a T);
 
 impl<T: Encode + ?Sized> Encode for Dyn<'_, T> {
     fn encoded_len(&self) -> usize {
