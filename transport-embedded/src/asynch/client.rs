@@ -83,8 +83,9 @@ impl<'a> Client<'a> {
     }
 
     /// [`call`](Self::call) with a deadline: after `timeout` the call fails
-    /// with `DeadlineExceeded` and the peer is told to cancel it (the
-    /// protocol's deadline, also sent to the peer).
+    /// with `DeadlineExceeded` (fired by the driver's timer, as
+    /// [`Endpoint::call`](crate::Endpoint::call)'s `timeout`) and the peer
+    /// is told to cancel it.
     ///
     /// # Errors
     /// As [`call`](Self::call).
