@@ -3,6 +3,9 @@
 pub use core;
 pub use zerocopy;
 
+#[cfg(feature = "bytes")]
+pub use bytes::Bytes;
+
 pub use crate::wire::varint;
 pub use crate::wire::{DecodeError, DecodeErrorKind, Fingerprint, FromView, Reader, Wire, Writer};
 

@@ -23,6 +23,9 @@ pub trait Store {
     fn small(&self, x: u32) -> u32;
     /// Two large byte strings in one result.
     fn pair(&self, len: u32) -> (bytes::Bytes, bytes::Bytes);
+    /// Takes two large byte strings: their lengths, their checksums, and
+    /// the distance between their first bytes in memory.
+    async fn take_pair(&self, a: bytes::Bytes, b: bytes::Bytes) -> (u64, u64, u64);
 }
 
 struct Shop;
@@ -49,6 +52,11 @@ impl Store for Shop {
     }
     fn small(&self, x: u32) -> u32 {
         x + 1
+    }
+    async fn take_pair(&self, a: bytes::Bytes, b: bytes::Bytes) -> (u64, u64, u64) {
+        let sum = |x: &[u8]| x.iter().map(|&v| u64::from(v)).sum::<u64>();
+        let gap = (b.as_ptr() as usize).wrapping_sub(a.as_ptr() as usize) as u64;
+        (sum(&a), sum(&b), gap)
     }
     fn pair(&self, len: u32) -> (bytes::Bytes, bytes::Bytes) {
         let a = pattern(len as usize, 1);
@@ -176,5 +184,28 @@ async fn large_bytes_results_share_the_reassembly_buffer() {
     assert!(
         (a.len()..a.len() + 16).contains(&gap),
         "the two values are not adjacent slices of one buffer (gap {gap})"
+    );
+}
+
+/// Large `Bytes` arguments reach the handler without a copy: both are
+/// slices of the one buffer the chunks were read into (adjacent in memory),
+/// which copies would not be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bytes_arguments_share_the_reassembly_buffer() {
+    let addr = serve(config(64 << 20)).await;
+    let store = StoreClient::new(connect(addr, (), config(64 << 20)).await.unwrap());
+    let len = 8 << 20;
+    let (a, b) = (pattern(len, 1), pattern(len, 2));
+    let sum = |x: &[u8]| x.iter().map(|&v| u64::from(v)).sum::<u64>();
+    let (sa, sb) = (sum(&a), sum(&b));
+    let (ra, rb, gap) =
+        tokio::time::timeout(Duration::from_secs(20), store.take_pair(a.into(), b.into()))
+            .await
+            .expect("timed out")
+            .unwrap();
+    assert_eq!((ra, rb), (sa, sb));
+    assert!(
+        (len as u64..len as u64 + 16).contains(&gap),
+        "the two arguments are not adjacent slices of one buffer (gap {gap})"
     );
 }

@@ -86,6 +86,22 @@ compose!(
     [+ Send],
     [+ Sync],
     [
+        #[cfg(feature = "bytes")]
+        fn call_shared<'a>(
+            &'a self,
+            cx: &'a Cx,
+            method: u16,
+            body: &'a bytes::Bytes,
+        ) -> impl Future<Output = Result<Self::Reply, Refusal>> + Send + 'a {
+            let first = u16::try_from(self.0.method_count()).unwrap_or(u16::MAX);
+            async move {
+                match method.checked_sub(first) {
+                    None => self.0.call_shared(cx, method, body).await.map(Either::First),
+                    Some(m) => self.1.call_shared(cx, m, body).await.map(Either::Second),
+                }
+            }
+        }
+
         #[cfg(feature = "alloc")]
         fn call_streaming<'a>(
             &'a self,

@@ -66,6 +66,24 @@ mod no_alloc {
     }
 }
 
+/// Expands its items only when `zerowire` has `bytes` (used by the code
+/// `#[zerowire::service]` generates for shared-buffer dispatch).
+#[cfg(feature = "bytes")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_bytes {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Expands its items only when `zerowire` has `bytes` (used by the code
+/// `#[zerowire::service]` generates for shared-buffer dispatch).
+#[cfg(not(feature = "bytes"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_bytes {
+    ($($item:tt)*) => {};
+}
+
 /// Expands its items only when `zerowire` has `alloc` (used by the code
 /// `#[zerowire::service]` generates for streaming methods).
 #[cfg(feature = "alloc")]
@@ -213,6 +231,19 @@ pub trait Service<Cx: ?Sized>: Send + Sync + 'static {
     /// (no executor needed); [`Refusal::NeedsExecutor`] for async handlers.
     fn call_sync(&self, cx: &Cx, method: u16, body: &[u8]) -> Result<Self::Reply, Refusal>;
 
+    /// [`call`](Self::call) with the arguments in a shared buffer: `Bytes`
+    /// arguments are slices of `body` instead of copies. The default copies
+    /// (it calls `call`); `#[zerowire::service]` generates the sharing form.
+    #[cfg(feature = "bytes")]
+    fn call_shared<'a>(
+        &'a self,
+        cx: &'a Cx,
+        method: u16,
+        body: &'a bytes::Bytes,
+    ) -> impl Future<Output = Result<Self::Reply, Refusal>> + Send + 'a {
+        self.call(cx, method, body)
+    }
+
     /// Runs streaming method `method` (its `MethodDesc::streams` is not
     /// empty) with the transport's stream backends. The default refuses
     /// (`UnknownMethod`): a service without streaming methods.
@@ -251,6 +282,15 @@ pub trait LocalService<Cx: ?Sized>: 'static {
 
     /// As [`Service::call_sync`].
     fn call_sync(&self, cx: &Cx, method: u16, body: &[u8]) -> Result<Self::Reply, Refusal>;
+}
+
+/// Decodes a method's argument tuple from a shared buffer, `Bytes` values
+/// sharing it; used by generated dispatchers.
+#[cfg(feature = "bytes")]
+#[doc(hidden)]
+#[inline]
+pub fn decode_args_shared<A: for<'de> FromView<'de>>(body: &bytes::Bytes) -> Result<A, Refusal> {
+    crate::wire::decode_shared::<A>(body).map_err(Refusal::BadRequest)
 }
 
 /// Decodes a method's argument tuple; used by generated dispatchers.

@@ -265,6 +265,8 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
     let mut async_arms = Vec::new();
     let mut sync_arms = Vec::new();
     let mut stream_arms = Vec::new();
+    // `call_shared`: the async arms with `Bytes` arguments sharing the body.
+    let mut shared_arms = Vec::new();
     for (i, m) in def.methods.iter().enumerate() {
         let index = i as u16;
         let mname = &m.name;
@@ -277,11 +279,17 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
         let decode = quote! {
             let (#(#arg_names,)*) = #decode_call?;
         };
+        let decode_shared_call =
+            quote_spanned!(span=> ::zerowire::rpc::decode_args_shared::<#args_ty>(__body));
+        let decode_shared = quote! {
+            let (#(#arg_names,)*) = #decode_shared_call?;
+        };
         if streams(m) {
             let refuse = quote! {
                 #index => ::core::result::Result::Err(::zerowire::rpc::Refusal::NeedsStreams),
             };
             async_arms.push(refuse.clone());
+            shared_arms.push(refuse.clone());
             sync_arms.push(refuse);
             let source = m.source.as_ref().map(|s| {
                 let n = &s.name;
@@ -317,6 +325,12 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
                     ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*).await))
                 }
             });
+            shared_arms.push(quote! {
+                #index => {
+                    #decode_shared
+                    ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*).await))
+                }
+            });
             sync_arms.push(quote! {
                 #index => ::core::result::Result::Err(::zerowire::rpc::Refusal::NeedsExecutor),
             });
@@ -327,6 +341,12 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
                     ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*)))
                 }
             };
+            shared_arms.push(quote! {
+                #index => {
+                    #decode_shared
+                    ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*)))
+                }
+            });
             async_arms.push(body.clone());
             sync_arms.push(body);
         }
@@ -355,11 +375,30 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
             }
         }
     };
+    let shared_fn = quote! {
+        ::zerowire::__if_bytes! {
+            #[allow(unused_variables)]
+            fn call_shared<'__a>(
+                &'__a self,
+                __cx: &'__a #cx_ty,
+                __method: u16,
+                __body: &'__a ::zerowire::__private::Bytes,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<#reply, ::zerowire::rpc::Refusal>> + ::core::marker::Send + '__a {
+                async move {
+                    match __method {
+                        #(#shared_arms)*
+                        _ => ::core::result::Result::Err(::zerowire::rpc::Refusal::UnknownMethod),
+                    }
+                }
+            }
+        }
+    };
     let impl_for = |local: bool| {
         let streaming = if local {
             quote!()
         } else {
-            streaming_fn.clone()
+            let streaming = &streaming_fn;
+            quote!(#streaming #shared_fn)
         };
         let (trait_path, send, params) = if local {
             (

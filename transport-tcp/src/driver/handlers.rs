@@ -106,6 +106,11 @@ async fn run_call<S: Service<Context>>(
         Some(streams) => {
             guarded(|| service.call_streaming(&cx, method, &body, streams), None).await
         }
+        // Large arguments: `Bytes` values share the reassembled buffer.
+        None if body.len() > IN_PLACE_LIMIT => {
+            let body = bytes::Bytes::from(body);
+            guarded(|| service.call_shared(&cx, method, &body), None).await
+        }
         None => guarded(|| service.call(&cx, method, &body), None).await,
     };
     match result {
