@@ -60,7 +60,11 @@
 //! lowest latency): it holds up **its own connection** until it returns —
 //! other connections are unaffected — so keep plain `fn` handlers short and
 //! make anything slow or blocking `async` (or move it to `spawn_blocking`).
-//! Notifications' handlers start in the order they were sent.
+//! The exception: a call whose arguments were too large for one frame
+//! (reassembled from chunks) is decoded and run in a task of its own,
+//! either kind of handler, with its `Bytes` arguments sharing the
+//! reassembled buffer. Notifications' handlers start in the order they
+//! were sent.
 //!
 //! A handler panic is caught and reported as `CallError::Panicked` (with the
 //! panic message) where the server unwinds; the connection keeps serving.

@@ -15,10 +15,6 @@ use zerowire::rpc::{Refusal, Service, Streams};
 use crate::peer::Context;
 use crate::runtime::Runtime;
 
-/// Arguments up to this size are decoded (and a plain `fn` handler run)
-/// on the connection's task; larger ones in a task of their own.
-pub(super) const IN_PLACE_LIMIT: usize = 64 * 1024;
-
 /// What a handler produced.
 pub(super) enum Answer<R> {
     Reply(R),
@@ -55,20 +51,22 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
     body: super::Body<'_>,
     streams: Option<Streams>,
 ) -> Result<Answer<S::Reply>, R::Task> {
-    // Large arguments are decoded in the handler's own task, not on the
-    // connection's (the small calls on the connection keep moving).
-    let in_place = body.as_slice().len() <= IN_PLACE_LIMIT;
+    // Arguments reassembled from chunks are decoded in the handler's own
+    // task, not on the connection's (the small calls on the connection
+    // keep moving), and their `Bytes` values share the buffer.
+    let shared = body.is_owned();
     let mut handler = Box::pin(run_call(
         p.service.clone(),
         cx.clone(),
         method,
         body.into_vec(),
         streams,
+        shared,
     ));
     // A waker that does nothing is enough for the first poll: if the
     // handler waits, the task it moves to polls it again with its own.
     let mut first = std::task::Context::from_waker(std::task::Waker::noop());
-    match in_place.then(|| handler.as_mut().poll(&mut first)) {
+    match (!shared).then(|| handler.as_mut().poll(&mut first)) {
         Some(Poll::Ready(answer)) => Ok(answer),
         _ => {
             let done = p.done_tx.clone();
@@ -101,13 +99,14 @@ async fn run_call<S: Service<Context>>(
     method: u16,
     body: Vec<u8>,
     streams: Option<Streams>,
+    shared: bool,
 ) -> Answer<S::Reply> {
     let result = match streams {
         Some(streams) => {
             guarded(|| service.call_streaming(&cx, method, &body, streams), None).await
         }
-        // Large arguments: `Bytes` values share the reassembled buffer.
-        None if body.len() > IN_PLACE_LIMIT => {
+        // Reassembled arguments: `Bytes` values share the buffer.
+        None if shared => {
             let body = bytes::Bytes::from(body);
             guarded(|| service.call_shared(&cx, method, &body), None).await
         }

@@ -117,8 +117,8 @@ fn dispatch<R: Runtime, S: Service<Context>>(
         };
         return (served, Some(plumbing));
     }
-    let in_place = body.as_slice().len() <= handlers::IN_PLACE_LIMIT;
-    let sync = in_place
+    // Arguments reassembled from chunks go to a task of their own.
+    let sync = (!body.is_owned())
         .then(|| handlers::run_sync(&**p.service, cx, method, body.as_slice()))
         .flatten();
     let served = match sync {
@@ -144,6 +144,11 @@ impl Body<'_> {
             Self::Borrowed(b) => b,
             Self::Owned(v) => v,
         }
+    }
+
+    /// Reassembled from chunks (then decoded off the connection's task).
+    pub(super) fn is_owned(&self) -> bool {
+        matches!(self, Self::Owned(_))
     }
 
     pub(super) fn into_vec(self) -> Vec<u8> {
