@@ -472,12 +472,9 @@ impl Peer {
     {
         let shared = &*self.shared;
         let (tx, rx) = oneshot::channel();
-        let token = shared.next_token.fetch_add(1, Ordering::Relaxed);
+        let token = shared.token();
         let (args, pre) = if args.encoded_len() > LARGE {
-            let mut buf = vec![0; args.encoded_len()];
-            let n = Encode::encode(&args, &mut buf).unwrap_or(0);
-            buf.truncate(n);
-            (None, Some(PreEncoded(Bytes::from(buf))))
+            (None, Some(PreEncoded(Bytes::from(args.encode_to_vec()))))
         } else {
             (Some(args), None)
         };

@@ -6,6 +6,8 @@
 //! `serve_with_incoming` and `connect_with_connector` so [`Counted`] can
 //! count them.
 
+use std::sync::Arc;
+
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tonic::transport::server::Connected;
@@ -76,6 +78,46 @@ impl Add3 for TonicClient {
     }
 }
 
+/// The server's accepted connections (`TCP_NODELAY`), counted into
+/// `stats`.
+pub(crate) fn counted_incoming(
+    listener: TcpListener,
+    stats: &Arc<IoStats>,
+) -> impl futures::Stream<Item = std::io::Result<Counted<TcpStream>>> {
+    let stats = stats.clone();
+    futures::stream::unfold(listener, move |listener| {
+        let stats = stats.clone();
+        async move {
+            let conn = listener.accept().await.map(|(sock, _)| {
+                let _ = sock.set_nodelay(true);
+                Counted::new(sock, stats)
+            });
+            Some((conn, listener))
+        }
+    })
+}
+
+/// A channel to `addr` over one connection (`TCP_NODELAY`), counted into
+/// `stats`.
+pub(crate) async fn counted_channel(
+    addr: std::net::SocketAddr,
+    stats: &Arc<IoStats>,
+) -> Result<Channel, String> {
+    let stats = stats.clone();
+    Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| e.to_string())?
+        .connect_with_connector(tower::service_fn(move |_| {
+            let stats = stats.clone();
+            async move {
+                let sock = TcpStream::connect(addr).await?;
+                sock.set_nodelay(true)?;
+                Ok::<_, std::io::Error>(TokioIo::new(Counted::new(sock, stats)))
+            }
+        }))
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Starts a tonic server on `127.0.0.1:0` and connects one client to it.
 pub async fn start() -> Result<Running<TonicClient>, String> {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -83,17 +125,7 @@ pub async fn start() -> Result<Running<TonicClient>, String> {
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server_stats = IoStats::new();
-    let ss = server_stats.clone();
-    let incoming = futures::stream::unfold(listener, move |listener| {
-        let ss = ss.clone();
-        async move {
-            let conn = listener.accept().await.map(|(sock, _)| {
-                let _ = sock.set_nodelay(true);
-                Counted::new(sock, ss)
-            });
-            Some((conn, listener))
-        }
-    });
+    let incoming = counted_incoming(listener, &server_stats);
     let server = tokio::spawn(async move {
         let _ = Server::builder()
             .add_service(calc_server())
@@ -102,19 +134,7 @@ pub async fn start() -> Result<Running<TonicClient>, String> {
     });
 
     let client_stats = IoStats::new();
-    let cs = client_stats.clone();
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| e.to_string())?
-        .connect_with_connector(tower::service_fn(move |_| {
-            let cs = cs.clone();
-            async move {
-                let sock = TcpStream::connect(addr).await?;
-                sock.set_nodelay(true)?;
-                Ok::<_, std::io::Error>(TokioIo::new(Counted::new(sock, cs)))
-            }
-        }))
-        .await
-        .map_err(|e| e.to_string())?;
+    let channel = counted_channel(addr, &client_stats).await?;
     Ok(Running {
         client: TonicClient(CalcClient::new(channel)),
         meter: Box::new(PeerStats {

@@ -60,17 +60,16 @@ macro_rules! compose {
                 method: u16,
                 body: &'a [u8],
             ) -> impl Future<Output = Result<Self::Reply, Refusal>> $($send)* + 'a {
-                let first = u16::try_from(self.0.method_count()).unwrap_or(u16::MAX);
+                let second = in_second(self.0.method_count(), method);
                 async move {
-                    match method.checked_sub(first) {
+                    match second {
                         None => self.0.call(cx, method, body).await.map(Either::First),
                         Some(m) => self.1.call(cx, m, body).await.map(Either::Second),
                     }
                 }
             }
             fn call_sync(&self, cx: &Cx, method: u16, body: &[u8]) -> Result<Self::Reply, Refusal> {
-                let first = u16::try_from(self.0.method_count()).unwrap_or(u16::MAX);
-                match method.checked_sub(first) {
+                match in_second(self.0.method_count(), method) {
                     None => self.0.call_sync(cx, method, body).map(Either::First),
                     Some(m) => self.1.call_sync(cx, m, body).map(Either::Second),
                 }
@@ -93,9 +92,9 @@ compose!(
             method: u16,
             body: &'a bytes::Bytes,
         ) -> impl Future<Output = Result<Self::Reply, Refusal>> + Send + 'a {
-            let first = u16::try_from(self.0.method_count()).unwrap_or(u16::MAX);
+            let second = in_second(self.0.method_count(), method);
             async move {
-                match method.checked_sub(first) {
+                match second {
                     None => self.0.call_shared(cx, method, body).await.map(Either::First),
                     Some(m) => self.1.call_shared(cx, m, body).await.map(Either::Second),
                 }
@@ -110,41 +109,24 @@ compose!(
             body: &'a [u8],
             streams: super::Streams,
         ) -> impl Future<Output = Result<Self::Reply, Refusal>> + Send + 'a {
-            streaming_pair(self, cx, method, body, streams)
+            let second = in_second(self.0.method_count(), method);
+            async move {
+                match second {
+                    None => self.0.call_streaming(cx, method, body, streams).await.map(Either::First),
+                    Some(m) => self.1.call_streaming(cx, m, body, streams).await.map(Either::Second),
+                }
+            }
         }
     ]
 );
 
-/// Streaming methods of a pair of services: `A`'s first, then `B`'s.
-#[cfg(feature = "alloc")]
-pub(super) fn streaming_pair<'a, Cx, A, B>(
-    pair: &'a (A, B),
-    cx: &'a Cx,
-    method: u16,
-    body: &'a [u8],
-    streams: super::Streams,
-) -> impl Future<Output = Result<Either<A::Reply, B::Reply>, Refusal>> + Send + 'a
-where
-    Cx: ?Sized + Sync,
-    A: Service<Cx>,
-    B: Service<Cx>,
-{
-    let first = u16::try_from(pair.0.method_count()).unwrap_or(u16::MAX);
-    async move {
-        match method.checked_sub(first) {
-            None => pair
-                .0
-                .call_streaming(cx, method, body, streams)
-                .await
-                .map(Either::First),
-            Some(m) => pair
-                .1
-                .call_streaming(cx, m, body, streams)
-                .await
-                .map(Either::Second),
-        }
-    }
+/// Where a pair's method `method` goes: `None` to the first service (same
+/// index), `Some(i)` to the second (its index `i`), given the first's method
+/// count.
+fn in_second(first_count: usize, method: u16) -> Option<u16> {
+    method.checked_sub(u16::try_from(first_count).unwrap_or(u16::MAX))
 }
+
 compose!(LocalService, [], [], []);
 
 /// The reply of one of two services.

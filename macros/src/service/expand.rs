@@ -275,15 +275,14 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
         let arg_names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
         let cx_arg = m.context.as_ref().map(|_| quote!(__cx,));
         let span = m.args.first().map_or_else(Span::call_site, |a| a.ty.span());
-        let decode_call = quote_spanned!(span=> ::zerowire::rpc::decode_args::<#args_ty>(__body));
-        let decode = quote! {
-            let (#(#arg_names,)*) = #decode_call?;
+        // `let (a, b, ..) = <decoder>::<(A, B, ..)>(__body)?;`, spanned at
+        // the first argument so a non-`Wire` one is reported there.
+        let decoded = |decoder: &str| {
+            let decoder = Ident::new(decoder, Span::call_site());
+            let call = quote_spanned!(span=> ::zerowire::rpc::#decoder::<#args_ty>(__body));
+            quote!(let (#(#arg_names,)*) = #call?;)
         };
-        let decode_shared_call =
-            quote_spanned!(span=> ::zerowire::rpc::decode_args_shared::<#args_ty>(__body));
-        let decode_shared = quote! {
-            let (#(#arg_names,)*) = #decode_shared_call?;
-        };
+        let decode = decoded("decode_args");
         if streams(m) {
             let refuse = quote! {
                 #index => ::core::result::Result::Err(::zerowire::rpc::Refusal::NeedsStreams),
@@ -318,38 +317,26 @@ fn dispatcher(def: &ServiceDef, names: &Names) -> TokenStream {
             });
             continue;
         }
-        if m.is_async {
-            async_arms.push(quote! {
+        // The same arm for `call`, `call_shared` (another decoder) and, for
+        // a plain `fn`, `call_sync`.
+        let awaited = m.is_async.then(|| quote!(.await));
+        let arm = |decode: &TokenStream| {
+            quote! {
                 #index => {
                     #decode
-                    ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*).await))
+                    ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*) #awaited))
                 }
-            });
-            shared_arms.push(quote! {
-                #index => {
-                    #decode_shared
-                    ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*).await))
-                }
-            });
-            sync_arms.push(quote! {
+            }
+        };
+        async_arms.push(arm(&decode));
+        shared_arms.push(arm(&decoded("decode_args_shared")));
+        sync_arms.push(if m.is_async {
+            quote! {
                 #index => ::core::result::Result::Err(::zerowire::rpc::Refusal::NeedsExecutor),
-            });
+            }
         } else {
-            let body = quote! {
-                #index => {
-                    #decode
-                    ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*)))
-                }
-            };
-            shared_arms.push(quote! {
-                #index => {
-                    #decode_shared
-                    ::core::result::Result::Ok(#reply::#variant(self.0.#mname(#cx_arg #(#arg_names),*)))
-                }
-            });
-            async_arms.push(body.clone());
-            sync_arms.push(body);
-        }
+            arm(&decode)
+        });
     }
 
     let streaming_fn = if stream_arms.is_empty() {

@@ -172,6 +172,18 @@ enum Served<A, T> {
     NoContext,
 }
 
+/// Removes this side's call `id` and its cancel token (a free function:
+/// event handlers still borrow the connection).
+fn take_call(
+    calls: &mut HashMap<CallId, Pending>,
+    tokens: &mut HashMap<u64, CallId>,
+    id: CallId,
+) -> Option<Pending> {
+    let p = calls.remove(&id)?;
+    tokens.remove(&p.token);
+    Some(p)
+}
+
 /// A started call of this side.
 struct Pending {
     token: u64,
@@ -574,8 +586,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         &mut self.stream_tokens,
                         Channel::Out(call),
                     );
-                    if let Some(p) = self.calls.remove(&call) {
-                        self.tokens.remove(&p.token);
+                    if let Some(p) = take_call(&mut self.calls, &mut self.tokens, call) {
                         p.call.complete(Ok(body));
                     }
                 }
@@ -587,8 +598,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         &mut self.stream_tokens,
                         Channel::Out(call),
                     );
-                    if let Some(p) = self.calls.remove(&call) {
-                        self.tokens.remove(&p.token);
+                    if let Some(p) = take_call(&mut self.calls, &mut self.tokens, call) {
                         let error = match failure {
                             Failure::Remote { code, message } => {
                                 CallError::from_remote(p.method.name, code, message)

@@ -39,6 +39,18 @@ pub(super) struct StreamIn {
     owed: usize,
 }
 
+impl StreamIn {
+    fn new(tx: mpsc::UnboundedSender<Item>, token: u64) -> Self {
+        Self {
+            tx,
+            token,
+            queued: 0,
+            queued_bytes: 0,
+            owed: 0,
+        }
+    }
+}
+
 /// Where an outgoing stream's messages come from.
 pub(super) enum Feed {
     /// A client's request stream.
@@ -92,13 +104,7 @@ pub(super) fn plumbing<R>(
         let (tx, rx) = mpsc::unbounded_channel();
         let token = shared.token();
         streams.source = Some(Box::new(ItemSource::new(rx, shared.clone(), token)));
-        plumbing.inn = Some(StreamIn {
-            tx,
-            token,
-            queued: 0,
-            queued_bytes: 0,
-            owed: 0,
-        });
+        plumbing.inn = Some(StreamIn::new(tx, token));
     }
     if kind.reply {
         let (sink, rx) = ItemSink::new();
@@ -127,16 +133,8 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     ) {
         let channel = Channel::Out(id);
         if kind.reply {
-            self.streams_in.insert(
-                channel,
-                StreamIn {
-                    tx: s.items,
-                    token,
-                    queued: 0,
-                    queued_bytes: 0,
-                    owed: 0,
-                },
-            );
+            self.streams_in
+                .insert(channel, StreamIn::new(s.items, token));
             self.stream_tokens.insert(token, channel);
         }
         if let Some(input) = s.input {
@@ -338,7 +336,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         match self.conn.send_message(channel, &Raw(&message), false) {
             Ok(()) => Step::Sent,
             Err(SendError::TooLarge { .. }) => {
-                if let Some(o) = out_mut(&mut self.streams_out, channel) {
+                if let Some(o) = self.streams_out.get_mut(&channel) {
                     o.busy = true;
                 }
                 self.uploads
@@ -346,7 +344,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 Step::Sent
             }
             Err(SendError::Backpressure | SendError::NoCredit) => {
-                if let Some(o) = out_mut(&mut self.streams_out, channel) {
+                if let Some(o) = self.streams_out.get_mut(&channel) {
                     o.pending.push_front(message);
                 }
                 Step::Idle
@@ -395,8 +393,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         self.drop_streams(channel, None);
         match channel {
             Channel::Out(id) => {
-                if let Some(p) = self.calls.remove(&id) {
-                    self.tokens.remove(&p.token);
+                if let Some(p) = super::take_call(&mut self.calls, &mut self.tokens, id) {
                     p.call
                         .complete(Err(CallError::MessageTooLarge { len, max }));
                 }
@@ -431,13 +428,6 @@ pub(super) fn forget_call<R>(
         tokens.remove(&s.token);
     }
     outs.remove(&channel);
-}
-
-fn out_mut<R>(
-    map: &mut HashMap<Channel, StreamOut<R>>,
-    channel: Channel,
-) -> Option<&mut StreamOut<R>> {
-    map.get_mut(&channel)
 }
 
 /// The feed of a request stream that has only its arguments.

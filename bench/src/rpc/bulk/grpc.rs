@@ -14,15 +14,14 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use hyper_util::rt::TokioIo;
 use prost::bytes::Bytes;
-use tokio::net::{TcpListener, TcpStream};
-use tonic::transport::{Channel, Endpoint, Server};
+use tokio::net::TcpListener;
+use tonic::transport::{Channel, Server};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{check, combine, Bulk, SentMeter, MAX_MESSAGE};
-use crate::rpc::grpc::{calc_server, TonicClient};
-use crate::rpc::{Add3, Counted, IoStats, Running};
+use crate::rpc::grpc::{calc_server, counted_channel, counted_incoming, TonicClient};
+use crate::rpc::{Add3, IoStats, Running};
 
 /// The code `tonic_build::manual` generated: `bulk_client`, `bulk_server`.
 #[allow(missing_docs, clippy::all, clippy::pedantic, unused_qualifications)]
@@ -124,17 +123,7 @@ pub async fn start() -> Result<Running<TonicBulkClient>, String> {
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server_stats = IoStats::new();
-    let ss = server_stats.clone();
-    let incoming = futures::stream::unfold(listener, move |listener| {
-        let ss = ss.clone();
-        async move {
-            let conn = listener.accept().await.map(|(sock, _)| {
-                let _ = sock.set_nodelay(true);
-                Counted::new(sock, ss)
-            });
-            Some((conn, listener))
-        }
-    });
+    let incoming = counted_incoming(listener, &server_stats);
     let server = tokio::spawn(async move {
         let _ = Server::builder()
             .add_service(
@@ -148,19 +137,7 @@ pub async fn start() -> Result<Running<TonicBulkClient>, String> {
     });
 
     let client_stats = IoStats::new();
-    let cs = client_stats.clone();
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| e.to_string())?
-        .connect_with_connector(tower::service_fn(move |_| {
-            let cs = cs.clone();
-            async move {
-                let sock = TcpStream::connect(addr).await?;
-                sock.set_nodelay(true)?;
-                Ok::<_, std::io::Error>(TokioIo::new(Counted::new(sock, cs)))
-            }
-        }))
-        .await
-        .map_err(|e| e.to_string())?;
+    let channel = counted_channel(addr, &client_stats).await?;
     Ok(Running {
         client: TonicBulkClient {
             bulk: BulkClient::new(channel.clone())
