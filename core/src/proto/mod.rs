@@ -174,7 +174,8 @@ pub struct Data<'a> {
     pub bytes: &'a [u8],
     /// The piece starts a message.
     pub first: bool,
-    /// The message's whole length, on its first piece.
+    /// The message's whole length, on its first piece (`None` on the
+    /// others).
     pub total: Option<u64>,
     /// The piece ends a message.
     pub end_of_message: bool,

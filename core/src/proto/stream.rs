@@ -337,6 +337,8 @@ where
         return Piece::Wait;
     }
     let bytes = rx.take(n);
+    // A message in one frame has no TOTAL: its length is the payload's.
+    let total = rc.total.or(rc.fin_msg.then_some(rc.left));
     rc.left = rc.left.saturating_sub(n as u64);
     let done = rc.left == 0;
     let first = core::mem::take(&mut rc.announce);
@@ -354,7 +356,7 @@ where
         data: Data {
             bytes,
             first,
-            total: rc.total.filter(|_| first),
+            total: total.filter(|_| first),
             end_of_message,
             end_of_stream,
         },

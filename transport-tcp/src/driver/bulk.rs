@@ -209,18 +209,12 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         });
         if data.first {
             // The core checked `total` against this side's `max_message`;
-            // zeroed pages cost nothing until written. A piece without a
-            // total is one frame's payload, bounded by `max_frame`.
+            // zeroed pages cost nothing until written.
             let total = usize::try_from(data.total.unwrap_or(0)).unwrap_or(0);
             entry.buf = vec![0; total];
             entry.filled = 0;
         }
         let end = entry.filled + data.bytes.len();
-        if entry.buf.len() < end {
-            // A message without an announced length (the opening frame
-            // of a stream): it grows piece by piece.
-            entry.buf.resize(end, 0);
-        }
         if let Some(dst) = entry.buf.get_mut(entry.filled..end) {
             dst.copy_from_slice(data.bytes);
             entry.filled = end;
