@@ -9,7 +9,7 @@
 //! `max_decoding_message_size` is raised from 4 MiB to [`MAX_MESSAGE`] (the
 //! client's `max_encoding_message_size` is unlimited by default; it is set
 //! to the same). Sockets as in the add3 row: plain `TcpStream`s with
-//! `TCP_NODELAY`, counted by [`Counted`].
+//! `TCP_NODELAY`, counted by [`Counted`](crate::rpc::Counted).
 
 use std::sync::Arc;
 
