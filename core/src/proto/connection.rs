@@ -120,6 +120,13 @@ struct Inner<'s, Tx, T> {
     /// Outgoing slots whose deadline failure is not reported yet.
     expired: usize,
     in_in_flight: usize,
+    /// Peer calls served in a slot other than their home slot (see
+    /// [`in_home`]): while there are none, a call id is looked up in its
+    /// home slot alone instead of a scan of every slot.
+    in_displaced: usize,
+    /// Every out slot below this index is in use (so the search for a free
+    /// one starts here).
+    out_free_hint: usize,
     started: Instant,
     last_rx: Instant,
     ping_outstanding: bool,
@@ -142,6 +149,16 @@ pub fn service_fingerprint(methods: &[MethodDesc]) -> u64 {
             h.u64(m.id).u64(m.fingerprint)
         })
         .finish()
+}
+
+/// The in slot a peer call `call_id` takes if it is free: the slot of the
+/// peer's own call table that the id comes from, when the peer numbers its
+/// calls as this crate does (`2 * (slot + 1) + parity`), so with equal
+/// `max_calls` every call has its own. Any other id works too; it only
+/// costs scans while it runs (`Inner::find_in`).
+fn in_home(call_id: u64, slots: usize) -> Option<usize> {
+    let i = usize::try_from((call_id >> 1).checked_sub(1)?).ok()?;
+    (i < slots).then_some(i)
 }
 
 /// Call id of out slot `i` for a side of `parity`.
@@ -216,6 +233,8 @@ where
             timed: 0,
             expired: 0,
             in_in_flight: 0,
+            in_displaced: 0,
+            out_free_hint: 0,
             started: now,
             last_rx: now,
             ping_outstanding: false,
@@ -767,11 +786,19 @@ where
         if self.out_in_flight >= peer_calls {
             return Err(StartError::Busy);
         }
+        let from = self.out_free_hint;
         self.tables
             .out_calls()
             .iter()
+            .skip(from)
             .position(|s| s.state == OutState::Free)
+            .map(|i| i.saturating_add(from))
             .ok_or(StartError::Busy)
+    }
+
+    /// Out slot `i` became free.
+    fn freed_out(&mut self, i: usize) {
+        self.out_free_hint = self.out_free_hint.min(i);
     }
 
     /// Marks out slot `slot` as a started call.
@@ -790,6 +817,8 @@ where
             .get_mut(slot)
             .ok_or(StartError::Busy)?;
         out.state = OutState::Waiting;
+        // `slot` was the first free one (`free_out_slot`).
+        self.out_free_hint = slot.saturating_add(1);
         out.generation = out.generation.wrapping_add(1);
         out.deadline = deadline;
         out.since = now;
@@ -871,6 +900,9 @@ where
         if let Some(s) = self.tables.in_calls().get_mut(usize::from(call.slot)) {
             s.running = false;
             s.generation = s.generation.wrapping_add(1);
+            if core::mem::take(&mut s.displaced) {
+                self.in_displaced = self.in_displaced.saturating_sub(1);
+            }
         }
         self.in_in_flight = self.in_in_flight.saturating_sub(1);
         self.maybe_finish_close();
@@ -962,6 +994,10 @@ where
             _ => None,
         };
         if self.out_in_flight > 0 && (closed.is_some() || self.expired > 0) {
+            if closed.is_some() {
+                // Every slot is freed below.
+                self.out_free_hint = 0;
+            }
             let mut i = 0usize;
             while let Some(slot) = self.tables.out_calls().get_mut(i) {
                 let report = match (slot.state, closed) {
@@ -1006,10 +1042,12 @@ where
             for s in self.tables.in_calls().iter_mut() {
                 if s.running {
                     s.running = false;
+                    s.displaced = false;
                     s.generation = s.generation.wrapping_add(1);
                 }
             }
             self.in_in_flight = 0;
+            self.in_displaced = 0;
         }
         if self.closed_reported {
             return None;
@@ -1185,12 +1223,7 @@ where
     /// `whole`: the request came in one CALL frame and nothing follows it.
     fn admit(&mut self, method: u8, call_id: u64, whole: bool) -> Option<(IncomingCall, u16)> {
         let resolved = self.resolve(method);
-        if self
-            .tables
-            .in_calls()
-            .iter()
-            .any(|s| s.running && s.id == call_id)
-        {
+        if self.find_in(call_id).is_some() {
             // The peer reused an id before its call's final frame.
             self.fail(CloseReason::ProtocolViolation);
             return None;
@@ -1212,20 +1245,27 @@ where
             return None;
         }
         let max_calls = usize::from(self.config.max_calls);
-        let free = self
-            .tables
-            .in_calls()
-            .iter()
-            .take(max_calls)
-            .position(|s| !s.running);
+        let home = in_home(call_id, self.tables.in_calls().len().min(max_calls));
+        let free = match home {
+            Some(h) if self.tables.in_calls().get(h).is_some_and(|s| !s.running) => Some(h),
+            _ => self
+                .tables
+                .in_calls()
+                .iter()
+                .take(max_calls)
+                .position(|s| !s.running),
+        };
         let (Some(slot), true) = (free, self.in_in_flight < max_calls) else {
             self.send_error(call_id, ErrorCode::Overloaded, "");
             return None;
         };
+        let displaced = home != Some(slot);
+        self.in_displaced = self.in_displaced.saturating_add(usize::from(displaced));
         let send_credit = self.peer.map_or(0, |p| p.initial_credit);
         let recv_allowed = self.config.initial_credit;
         let in_slot = self.tables.in_calls().get_mut(slot)?;
         in_slot.running = true;
+        in_slot.displaced = displaced;
         in_slot.id = call_id;
         in_slot.generation = in_slot.generation.wrapping_add(1);
         in_slot.flow = super::tables::Flow {
@@ -1290,6 +1330,7 @@ where
             self.fail(CloseReason::ProtocolViolation);
             return None;
         }
+        self.freed_out(slot);
         self.out_in_flight = self.out_in_flight.saturating_sub(1);
         if was_timed {
             self.timed = self.timed.saturating_sub(1);
@@ -1326,12 +1367,24 @@ where
         event
     }
 
+    /// The slot of the peer's running call `call_id`.
+    pub(super) fn find_in(&mut self, call_id: u64) -> Option<usize> {
+        let slots = self.tables.in_calls();
+        let home = in_home(call_id, slots.len());
+        if let Some(h) =
+            home.filter(|&h| slots.get(h).is_some_and(|s| s.running && s.id == call_id))
+        {
+            return Some(h);
+        }
+        // Every call is in its home slot: `call_id` is not running.
+        if self.in_displaced == 0 {
+            return None;
+        }
+        slots.iter().position(|s| s.running && s.id == call_id)
+    }
+
     fn on_cancel<'a>(&mut self, call_id: u64) -> Option<Event<'a>> {
-        let slot = self
-            .tables
-            .in_calls()
-            .iter()
-            .position(|s| s.running && s.id == call_id)?;
+        let slot = self.find_in(call_id)?;
         let s = self.tables.in_calls().get_mut(slot)?;
         let call = IncomingCall {
             id: call_id,

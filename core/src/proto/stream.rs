@@ -694,10 +694,8 @@ where
                 .filter(|s| s.state == OutState::Waiting)
                 .map(|s| &mut s.flow)
         } else {
-            self.tables
-                .in_calls()
-                .iter_mut()
-                .find(|s| s.running && s.id == call_id)
+            self.find_in(call_id)
+                .and_then(|i| self.tables.in_calls().get_mut(i))
                 .map(|s| &mut s.flow)
         };
         // CREDIT for a finished call is late, not wrong.
@@ -718,6 +716,7 @@ where
             generation: out.generation,
         };
         out.state = OutState::Free;
+        self.freed_out(i);
         self.out_in_flight = self.out_in_flight.saturating_sub(1);
         if was_timed {
             self.timed = self.timed.saturating_sub(1);
@@ -810,18 +809,14 @@ where
                 }
                 admitted.map(|(call, _)| call)
             } else {
-                self.tables
-                    .in_calls()
-                    .iter()
-                    .position(|s| s.running && s.id == head.call_id)
-                    .and_then(|i| {
-                        let s = self.tables.in_calls().get(i)?;
-                        Some(IncomingCall {
-                            id: s.id,
-                            slot: u16::try_from(i).ok()?,
-                            generation: s.generation,
-                        })
+                self.find_in(head.call_id).and_then(|i| {
+                    let s = self.tables.in_calls().get(i)?;
+                    Some(IncomingCall {
+                        id: s.id,
+                        slot: u16::try_from(i).ok()?,
+                        generation: s.generation,
                     })
+                })
             };
             if let Some(call) = call {
                 let max_message = self.config.max_message;
@@ -874,11 +869,7 @@ where
         call_id: u64,
         payload: &'a [u8],
     ) -> Option<Event<'a>> {
-        let i = self
-            .tables
-            .in_calls()
-            .iter()
-            .position(|s| s.running && s.id == call_id)?;
+        let i = self.find_in(call_id)?;
         let s = self.tables.in_calls().get_mut(i)?;
         let call = IncomingCall {
             id: call_id,

@@ -70,6 +70,8 @@ pub struct OutSlot {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InSlot {
     pub(crate) running: bool,
+    /// Not the call id's home slot (`connection::in_home`).
+    pub(crate) displaced: bool,
     pub(crate) id: u64,
     pub(crate) generation: u32,
     pub(crate) flow: Flow,
