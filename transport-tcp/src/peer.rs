@@ -4,8 +4,10 @@
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{ready, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -107,6 +109,12 @@ pub(crate) struct Shared {
     /// so its count never drops to zero and only the peer closes it.
     handles: AtomicUsize,
     next_token: AtomicU64,
+    /// Replies the driver handed to their callers' tasks that those tasks
+    /// have not taken yet. While there are some, those callers are about
+    /// to run and most start their next call: the driver lets them run
+    /// before it writes, so one write carries all those calls (see
+    /// `Driver::poll`). One call in flight never waits for this.
+    pub(crate) unclaimed: AtomicUsize,
     pub(crate) default_deadline: Option<Duration>,
     pub(crate) counters: Counters,
     runtime: runtime::Handle,
@@ -190,8 +198,10 @@ pub(crate) trait Outgoing: Send {
     /// The arguments are encoded into the send buffer: drop them.
     fn started(&mut self);
     /// Decodes the reply (in the driver, straight from the receive buffer)
-    /// and hands the result to the caller.
-    fn complete(self: Box<Self>, result: Result<&[u8], CallError>);
+    /// and hands the result to the caller. True if it handed over a
+    /// decoded value that counts in [`Shared::unclaimed`] (the driver
+    /// counted it before the call, see [`Shared::deliver`]).
+    fn complete(self: Box<Self>, result: Result<&[u8], CallError>) -> bool;
     /// Decodes a reply reassembled from chunks: `Bytes` values in it share
     /// `body` instead of copying it.
     fn complete_owned(self: Box<Self>, body: Vec<u8>);
@@ -251,16 +261,17 @@ where
         self.pre = None;
     }
 
-    fn complete(self: Box<Self>, result: Result<&[u8], CallError>) {
+    fn complete(self: Box<Self>, result: Result<&[u8], CallError>) -> bool {
         if self.reply.is_closed() {
-            return;
+            return false;
         }
         let result = result.and_then(|body| {
             R::decode(body)
                 .map(Received::Value)
                 .map_err(CallError::BadResponse)
         });
-        let _ = self.reply.send(result);
+        let value = matches!(result, Ok(Received::Value(_)));
+        self.reply.send(result).is_ok() && value
     }
 
     fn complete_owned(self: Box<Self>, body: Vec<u8>) {
@@ -284,8 +295,9 @@ impl<A: Wire + Send> Outgoing for RawReply<A> {
         self.args = None;
     }
 
-    fn complete(self: Box<Self>, result: Result<&[u8], CallError>) {
+    fn complete(self: Box<Self>, result: Result<&[u8], CallError>) -> bool {
         let _ = self.reply.send(result.map(<[u8]>::to_vec));
+        false
     }
 
     fn complete_owned(self: Box<Self>, body: Vec<u8>) {
@@ -309,7 +321,7 @@ impl<P: std::ops::Deref<Target = Shared>> CancelOnDrop<P> {
     async fn wait<T>(
         &mut self,
         deadline: Option<Instant>,
-        rx: oneshot::Receiver<Result<T, CallError>>,
+        rx: impl Future<Output = Result<Result<T, CallError>, oneshot::error::RecvError>>,
     ) -> Result<T, CallError> {
         let result = match deadline {
             Some(at) => match self.shared.runtime.timeout_at(at, rx).await {
@@ -331,7 +343,62 @@ impl<P: std::ops::Deref<Target = Shared>> Drop for CancelOnDrop<P> {
     }
 }
 
+/// The caller's end of a plain call's reply: counts the reply out of
+/// [`Shared::unclaimed`] when the caller takes it, or when the caller gives
+/// up on a reply that had arrived.
+struct Claim<'a, R> {
+    rx: oneshot::Receiver<Result<Received<R>, CallError>>,
+    shared: &'a Shared,
+    taken: bool,
+}
+
+impl<R> Claim<'_, R> {
+    fn claimed(&self, reply: &Result<Received<R>, CallError>) {
+        if matches!(reply, Ok(Received::Value(_))) {
+            self.shared.unclaimed.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<R> Future for Claim<'_, R> {
+    type Output = Result<Result<Received<R>, CallError>, oneshot::error::RecvError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let out = ready!(Pin::new(&mut self.rx).poll(cx));
+        self.taken = true;
+        if let Ok(reply) = &out {
+            self.claimed(reply);
+        }
+        Poll::Ready(out)
+    }
+}
+
+impl<R> Drop for Claim<'_, R> {
+    fn drop(&mut self) {
+        if self.taken {
+            return;
+        }
+        // No value can arrive after `close`; one that came before is
+        // counted out here.
+        self.rx.close();
+        if let Ok(reply) = self.rx.try_recv() {
+            self.claimed(&reply);
+        }
+    }
+}
+
 impl Shared {
+    /// Hands a decoded reply to its caller (the driver's
+    /// [`Event::Reply`](zerowire::proto::Event::Reply) path), counting it in
+    /// [`unclaimed`](Self::unclaimed) until the caller takes it.
+    pub(crate) fn deliver(&self, call: Box<dyn Outgoing>, body: &[u8]) {
+        // Counted first, so the caller's count-out never comes before it.
+        self.unclaimed.fetch_add(1, Ordering::Relaxed);
+        if !call.complete(Ok(body)) {
+            self.unclaimed.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn new(
         peer_addr: SocketAddr,
         local_addr: SocketAddr,
@@ -347,6 +414,7 @@ impl Shared {
             local_addr,
             handles: AtomicUsize::new(1),
             next_token: AtomicU64::new(0),
+            unclaimed: AtomicUsize::new(0),
             default_deadline,
             counters: Counters::default(),
             runtime,
@@ -500,6 +568,11 @@ impl Peer {
         };
         // The driver enforces the deadline of a started call; this timer
         // also covers the time a call waits for a free call slot.
+        let rx = Claim {
+            rx,
+            shared,
+            taken: false,
+        };
         let result = guard.wait(deadline, rx).await;
         match result? {
             Received::Value(r) => Ok(r),
@@ -679,5 +752,73 @@ impl BlockingCaller for Peer {
         self.shared
             .runtime
             .block_on(self.clone().notify_inner(method, args))
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use super::*;
+
+    fn shared() -> (tokio::runtime::Runtime, Arc<Shared>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let handle = runtime::Handle::Tokio(rt.handle().clone());
+        let (shared, _rx) = Shared::new(addr, addr, None, handle);
+        (rt, shared)
+    }
+
+    /// A plain call's reply channel, as `call_inner` makes it.
+    fn call(shared: &Shared) -> (Box<dyn Outgoing>, Claim<'_, u32>) {
+        let (tx, rx) = oneshot::channel();
+        let typed = Typed::<(u32,), u32> {
+            args: Some((1,)),
+            pre: None,
+            reply: tx,
+        };
+        let claim = Claim {
+            rx,
+            shared,
+            taken: false,
+        };
+        (Box::new(typed), claim)
+    }
+
+    fn unclaimed(shared: &Shared) -> usize {
+        shared.unclaimed.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_reply_counts_as_unclaimed_until_its_caller_takes_it() {
+        let (rt, shared) = shared();
+        let (out, claim) = call(&shared);
+        shared.deliver(out, &7u32.encode_to_vec());
+        assert_eq!(unclaimed(&shared), 1);
+        let got = rt.block_on(claim).unwrap().unwrap();
+        assert!(matches!(got, Received::Value(7)));
+        assert_eq!(unclaimed(&shared), 0);
+    }
+
+    #[test]
+    fn a_reply_whose_caller_gave_up_is_not_left_unclaimed() {
+        let (_rt, shared) = shared();
+        // The caller drops its future after the reply arrived.
+        let (out, claim) = call(&shared);
+        shared.deliver(out, &7u32.encode_to_vec());
+        assert_eq!(unclaimed(&shared), 1);
+        drop(claim);
+        assert_eq!(unclaimed(&shared), 0);
+        // The caller dropped its future before the reply arrived.
+        let (out, claim) = call(&shared);
+        drop(claim);
+        shared.deliver(out, &7u32.encode_to_vec());
+        assert_eq!(unclaimed(&shared), 0);
+        // A reply that does not decode is an error, not a value: not counted.
+        let (out, claim) = call(&shared);
+        shared.deliver(out, &[1]);
+        assert_eq!(unclaimed(&shared), 0);
+        drop(claim);
+        assert_eq!(unclaimed(&shared), 0);
     }
 }

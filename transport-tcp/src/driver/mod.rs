@@ -174,14 +174,73 @@ enum Served<A, T> {
 
 /// Removes this side's call `id` and its cancel token (a free function:
 /// event handlers still borrow the connection).
-fn take_call(
-    calls: &mut HashMap<CallId, Pending>,
-    tokens: &mut HashMap<u64, CallId>,
-    id: CallId,
-) -> Option<Pending> {
-    let p = calls.remove(&id)?;
+fn take_call(calls: &mut Started, tokens: &mut TokenMap, id: CallId) -> Option<Pending> {
+    let p = calls.remove(id)?;
     tokens.remove(&p.token);
     Some(p)
+}
+
+/// This side's started calls, by out slot: the connection numbers its
+/// calls `2 * (slot + 1) + parity`, so a call is found without hashing.
+#[derive(Default)]
+struct Started {
+    slots: Vec<Option<(CallId, Pending)>>,
+}
+
+impl Started {
+    fn index(id: CallId) -> Option<usize> {
+        usize::try_from(id.wire_id() >> 1).ok()?.checked_sub(1)
+    }
+
+    fn insert(&mut self, id: CallId, p: Pending) {
+        let Some(i) = Self::index(id) else {
+            return;
+        };
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if let Some(e) = self.slots.get_mut(i) {
+            *e = Some((id, p));
+        }
+    }
+
+    fn remove(&mut self, id: CallId) -> Option<Pending> {
+        let e = self.slots.get_mut(Self::index(id)?)?;
+        match e {
+            Some((c, _)) if *c == id => e.take().map(|(_, p)| p),
+            _ => None,
+        }
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = Pending> + '_ {
+        self.slots
+            .iter_mut()
+            .filter_map(|e| e.take().map(|(_, p)| p))
+    }
+}
+
+/// Started calls by caller token. Tokens come from this side's own counter
+/// (never from the peer), so a multiplicative hash is enough.
+type TokenMap = HashMap<u64, CallId, std::hash::BuildHasherDefault<TokenHasher>>;
+
+/// Fibonacci hashing of a `u64` token (see [`TokenMap`]).
+#[derive(Default)]
+struct TokenHasher(u64);
+
+impl std::hash::Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b) ^ self.0.rotate_left(8));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 /// A started call of this side.
@@ -228,9 +287,9 @@ struct Driver<'m, R: Runtime, S: Service<Context>> {
     handlers: HashMap<IncomingCall, R::Task>,
     /// Fires once the latest notification's handler has started.
     last_note: Option<oneshot::Receiver<()>>,
-    calls: HashMap<CallId, Pending>,
+    calls: Started,
     /// Started calls by caller token, for [`Command::Cancel`].
-    tokens: HashMap<u64, CallId>,
+    tokens: TokenMap,
     /// Calls waiting for a free call slot or send-buffer room, in order.
     queue: VecDeque<OutCall>,
     /// Notifications waiting for send-buffer room, in order.
@@ -313,8 +372,8 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             done_rx,
             handlers: HashMap::new(),
             last_note: None,
-            calls: HashMap::new(),
-            tokens: HashMap::new(),
+            calls: Started::default(),
+            tokens: TokenMap::default(),
             queue: VecDeque::new(),
             notes: VecDeque::new(),
             replies: VecDeque::new(),
@@ -350,11 +409,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             // upload, whose first chunk goes this pass.
             again |= self.pump_streams(cx, now);
             self.pump_uploads();
-            if answered && !self.deferred && !self.handlers.is_empty() {
-                // A handler answered while others of this connection still
-                // run (and may be about to answer): let them run first, for
-                // one round of the scheduler, so their answers share the
-                // write. No timer: a lone call's answer leaves at once.
+            if !self.deferred && self.should_defer(answered) {
                 self.deferred = true;
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
@@ -383,6 +438,24 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Whether this pass's write should wait one round of the scheduler
+    /// (once per wake-up; no timer, so a lone call's frame leaves at once):
+    /// - a handler answered while others of this connection still run
+    ///   (and may be about to answer): their answers can share the write;
+    /// - replies handed to this side's callers are not taken yet: those
+    ///   callers are about to run, and most start their next call, which
+    ///   can share the write too. With one call in flight its caller has
+    ///   taken its reply before it starts the next, so nothing waits.
+    fn should_defer(&self, answered: bool) -> bool {
+        (answered && !self.handlers.is_empty())
+            || (self
+                .shared
+                .unclaimed
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+                && self.conn.pending_send() > 0)
     }
 
     // ---- time --------------------------------------------------------------
@@ -587,7 +660,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         Channel::Out(call),
                     );
                     if let Some(p) = take_call(&mut self.calls, &mut self.tokens, call) {
-                        p.call.complete(Ok(body));
+                        self.shared.deliver(p.call, body);
                     }
                 }
                 Event::Failed { call, failure } => {
@@ -670,7 +743,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         self.stream_tokens.clear();
         self.splice = Bytes::new();
         let error = CallError::Disconnected(reason);
-        for (_, p) in self.calls.drain() {
+        for p in self.calls.drain() {
             p.call.complete(Err(error));
         }
         self.tokens.clear();
@@ -685,7 +758,9 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         self.cmds.close();
         while let Ok(cmd) = self.cmds.try_recv() {
             match cmd {
-                Command::Call(c) => c.call.complete(Err(error)),
+                Command::Call(c) => {
+                    c.call.complete(Err(error));
+                }
                 Command::Notify(n) => {
                     let _ = n.done.send(Err(error));
                 }

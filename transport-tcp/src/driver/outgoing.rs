@@ -29,7 +29,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             }
             Command::Cancel(token) => {
                 if let Some(id) = self.tokens.remove(&token) {
-                    self.calls.remove(&id);
+                    self.calls.remove(id);
                     self.drop_streams(proto::Channel::Out(id), None);
                     self.conn.cancel(now, id);
                 } else if let Some(i) = self.queue.iter().position(|c| c.token == token) {
