@@ -123,10 +123,10 @@ struct Inner<'s, Tx, T> {
     /// Peer calls served in a slot other than their home slot (see
     /// [`in_home`]): while there are none, a call id is looked up in its
     /// home slot alone instead of a scan of every slot.
-    in_displaced: usize,
+    in_displaced: u16,
     /// Every out slot below this index is in use (so the search for a free
     /// one starts here).
-    out_free_hint: usize,
+    out_free_hint: u16,
     started: Instant,
     last_rx: Instant,
     ping_outstanding: bool,
@@ -786,7 +786,7 @@ where
         if self.out_in_flight >= peer_calls {
             return Err(StartError::Busy);
         }
-        let from = self.out_free_hint;
+        let from = usize::from(self.out_free_hint);
         self.tables
             .out_calls()
             .iter()
@@ -798,7 +798,7 @@ where
 
     /// Out slot `i` became free.
     fn freed_out(&mut self, i: usize) {
-        self.out_free_hint = self.out_free_hint.min(i);
+        self.out_free_hint = self.out_free_hint.min(u16::try_from(i).unwrap_or(u16::MAX));
     }
 
     /// Marks out slot `slot` as a started call.
@@ -818,7 +818,7 @@ where
             .ok_or(StartError::Busy)?;
         out.state = OutState::Waiting;
         // `slot` was the first free one (`free_out_slot`).
-        self.out_free_hint = slot.saturating_add(1);
+        self.out_free_hint = u16::try_from(slot.saturating_add(1)).unwrap_or(u16::MAX);
         out.generation = out.generation.wrapping_add(1);
         out.deadline = deadline;
         out.since = now;
@@ -1260,7 +1260,7 @@ where
             return None;
         };
         let displaced = home != Some(slot);
-        self.in_displaced = self.in_displaced.saturating_add(usize::from(displaced));
+        self.in_displaced = self.in_displaced.saturating_add(u16::from(displaced));
         let send_credit = self.peer.map_or(0, |p| p.initial_credit);
         let recv_allowed = self.config.initial_credit;
         let in_slot = self.tables.in_calls().get_mut(slot)?;
