@@ -69,9 +69,10 @@ impl ErrorCode {
 impl ErrorCode {
     /// Reads the `"len=N max=M"` text of a `MessageTooLarge` error.
     pub fn message_too_large(text: &str) -> Option<(u64, u64)> {
-        let rest = text.strip_prefix("len=")?;
-        let (len, max) = rest.split_once(" max=")?;
-        Some((len.parse().ok()?, max.parse().ok()?))
+        let rest = text.strip_prefix("len=")?.as_bytes();
+        let (len, rest) = decimal(rest)?;
+        let (max, rest) = decimal(rest.strip_prefix(b" max=")?)?;
+        rest.is_empty().then_some((len, max))
     }
 
     /// Writes the `"len=N max=M"` text of a `MessageTooLarge` error into
@@ -110,6 +111,26 @@ impl ErrorCode {
         number(out, &mut at, max);
         core::str::from_utf8(out.get(..at).unwrap_or_default()).unwrap_or_default()
     }
+}
+
+/// The decimal `u64` at the start of `s` and what follows it, with what
+/// `str::parse::<u64>` accepts: an optional `+`, at least one digit, no
+/// overflow. A hand-written loop: `parse` links about 1.4 KB of generic
+/// integer parsing into a firmware that reads `MessageTooLarge` errors.
+fn decimal(s: &[u8]) -> Option<(u64, &[u8])> {
+    let s = s.strip_prefix(b"+").unwrap_or(s);
+    let digits = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (number, rest) = s.split_at_checked(digits)?;
+    if number.is_empty() {
+        return None;
+    }
+    let mut v = 0u64;
+    for &b in number {
+        v = v
+            .checked_mul(10)?
+            .checked_add(u64::from(b.wrapping_sub(b'0')))?;
+    }
+    Some((v, rest))
 }
 
 /// The body of an error reply.
@@ -266,4 +287,52 @@ pub enum Failure<'a> {
     DeadlineExceeded,
     /// The connection ended before the reply.
     Disconnected(CloseReason),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+    use std::borrow::ToOwned;
+    use std::string::String;
+    use std::{format, vec};
+
+    /// The reader `message_too_large` had before `decimal`.
+    fn with_parse(text: &str) -> Option<(u64, u64)> {
+        let rest = text.strip_prefix("len=")?;
+        let (len, max) = rest.split_once(" max=")?;
+        Some((len.parse().ok()?, max.parse().ok()?))
+    }
+
+    #[test]
+    fn message_too_large_reads_what_parse_read() {
+        let numbers = "|0|7|+7|+|-7|-0|007|12a| 1|1 |18446744073709551615|18446744073709551616|\
+                       +18446744073709551615|99999999999999999999|1_0|\u{661}|1 max=2";
+        let mut cases = vec![
+            String::new(),
+            "len=".to_owned(),
+            "len=1".to_owned(),
+            "len=1 max=".to_owned(),
+            "Len=1 max=2".to_owned(),
+            "len=1  max=2".to_owned(),
+            "len=1 max=2 max=3".to_owned(),
+            "len=1 max=2\0".to_owned(),
+        ];
+        for a in numbers.split('|') {
+            for b in numbers.split('|') {
+                cases.push(format!("len={a} max={b}"));
+            }
+        }
+        for text in &cases {
+            assert_eq!(
+                ErrorCode::message_too_large(text),
+                with_parse(text),
+                "{text:?}"
+            );
+        }
+        let mut out = [0u8; 48];
+        for (len, max) in [(0, 0), (20_000, 10_000), (u64::MAX, 1)] {
+            let text = ErrorCode::message_too_large_text(len, max, &mut out);
+            assert_eq!(ErrorCode::message_too_large(text), Some((len, max)));
+        }
+    }
 }
