@@ -39,7 +39,7 @@ use zerowire_bench::rpc::{with_system, Add3, IoCounts, Meter, System, WithClient
 mod bulk;
 
 /// Interleaved runs. Five, not three: under the 2-worker runtime some
-/// systems (tarpc, tonic, zerowire with `max_calls` 256) switch between two
+/// systems (tarpc, tonic, zerowire with `max_calls` 256, its default) switch between two
 /// scheduling modes from run to run, and a median of three is one run away
 /// from the other mode.
 const RUNS: usize = 5;
@@ -326,7 +326,7 @@ fn targets(results: &[(System, Vec<Sample>)]) -> String {
             .map(|(_, v)| v.as_slice())
             .unwrap_or(&[])
     };
-    let zws = [System::Zerowire, System::Zerowire256, System::ZerowireFn];
+    let zws = [System::Zerowire, System::Zerowire32, System::ZerowireFn];
     let raws = [System::RawIdle, System::RawPerFrame];
     let mut o = String::new();
     let _ = write!(o, "| target |");

@@ -73,7 +73,11 @@
 //!
 //! When other handlers of the connection are still running as one answers,
 //! the driver lets them run for one round of the scheduler before it writes,
-//! so their answers share the write too (again no timer).
+//! so their answers share the write too (again no timer). Likewise, while
+//! replies it handed to this side's callers are not taken yet, it lets
+//! those callers run first: most start their next call at once, and those
+//! calls share one write. A lone call's frame never waits: its caller took
+//! its reply before it made the call.
 //!
 //! Calls beyond the peer's `max_calls` wait in a per-connection queue of at
 //! most [`QUEUE_LIMIT`] calls (then `CallError::Overloaded`). This side's

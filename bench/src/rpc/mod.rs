@@ -2,7 +2,7 @@
 //! over loopback TCP, client and server in one process.
 //!
 //! - [`zw`]: zerowire, `#[zerowire::service]` over `zerowire-tcp`, with the
-//!   default configuration and with `max_calls = 256`;
+//!   default configuration and with `max_calls = 32`;
 //! - [`raw`]: a hand-written floor, 4-byte length prefix + payload, in two
 //!   write disciplines ([`raw::Flush::Idle`], [`raw::Flush::PerFrame`]);
 //! - [`tarpc_calc`]: tarpc 0.38, `serde_transport` with tokio-serde's bincode;
@@ -131,8 +131,8 @@ impl<C> Running<C> {
 pub enum System {
     /// zerowire over `zerowire-tcp`, default configuration.
     Zerowire,
-    /// zerowire, `max_calls = 256` on both ends.
-    Zerowire256,
+    /// zerowire, `max_calls = 32` on both ends.
+    Zerowire32,
     /// zerowire with a plain `fn add3` handler (runs on the connection's task).
     ZerowireFn,
     /// Raw TCP, writer flushes everything queued when it gets to run.
@@ -149,7 +149,7 @@ impl System {
     /// Every system.
     pub const ALL: [System; 7] = [
         System::Zerowire,
-        System::Zerowire256,
+        System::Zerowire32,
         System::ZerowireFn,
         System::RawIdle,
         System::RawPerFrame,
@@ -161,7 +161,7 @@ impl System {
     pub fn name(self) -> &'static str {
         match self {
             System::Zerowire => "zerowire",
-            System::Zerowire256 => "zerowire, max_calls 256",
+            System::Zerowire32 => "zerowire, max_calls 32",
             System::ZerowireFn => "zerowire, plain fn handler",
             System::RawIdle => "raw TCP, flush when idle",
             System::RawPerFrame => "raw TCP, write per frame",
@@ -187,7 +187,7 @@ where
 {
     Ok(match system {
         System::Zerowire => run(zw::start().await?, f, system).await?,
-        System::Zerowire256 => run(zw::start_max_calls(256).await?, f, system).await?,
+        System::Zerowire32 => run(zw::start_max_calls(32).await?, f, system).await?,
         System::ZerowireFn => run(zw::start_plain_fn().await?, f, system).await?,
         System::RawIdle => run(raw::start(raw::Flush::Idle).await?, f, system).await?,
         System::RawPerFrame => run(raw::start(raw::Flush::PerFrame).await?, f, system).await?,

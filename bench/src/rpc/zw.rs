@@ -6,10 +6,11 @@
 //! connection's own task.
 //!
 //! Both ends use `Config::default()` (as tarpc and tonic use their
-//! defaults). Its `max_calls` is 32: of 256 calls in flight, 32 are on the
-//! wire and the client's driver queues the rest, starting them as replies
-//! free call slots. [`start_max_calls`] runs the same service with
-//! `max_calls = 256` on both ends instead, so all 256 are on the wire.
+//! defaults). Its `max_calls` is 256, so all 256 calls in flight are on the
+//! wire. [`start_max_calls`] runs the same service with `max_calls = 32`
+//! on both ends (the default before `c862075`): of 256 calls in flight, 32
+//! are on the wire and the client's driver queues the rest, starting them
+//! as replies free call slots.
 //!
 //! Bytes and write calls come from the transport's own counters
 //! ([`Peer::stats`] of the client's and the server's `Peer`).

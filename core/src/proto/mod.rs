@@ -45,7 +45,10 @@ impl Role {
 pub struct Config {
     /// Peer calls served at once; announced in HELLO (capped by the
     /// tables' `in_calls` capacity). A peer that exceeds it gets
-    /// `Overloaded` replies.
+    /// `Overloaded` replies. The default, 256, lets a desktop peer keep
+    /// hundreds of small calls on the wire (the HTTP/2 guidance for
+    /// concurrent streams is at least 100); alloc-backed tables cost about
+    /// 150 bytes per slot. An MCU's const tables cap it to their size.
     pub max_calls: u16,
     /// Largest frame accepted (capped by the receive buffer).
     pub max_frame: u32,
@@ -80,7 +83,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            max_calls: 32,
+            max_calls: 256,
             max_frame: 16 * 1024,
             handshake_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(15),
