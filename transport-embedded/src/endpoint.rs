@@ -40,9 +40,10 @@ const ROUNDS: usize = 8;
 /// Capacities are const generics: `RX`/`TX` bytes of receive and send buffer
 /// (the largest frame is at most `RX`), `CALLS` calls in flight each way,
 /// `METHODS` methods declared each way, and `REPLY` bytes of storage for each
-/// of this side's calls' replies. Put the endpoint in a `static` (or a
-/// `static_cell`) when it is large; its size is about
-/// `RX + TX + CALLS * (REPLY + 150)` bytes.
+/// of this side's calls' replies (an error reply's message, as in
+/// `CallError::Internal`, is kept up to `REPLY` bytes too). Put the endpoint
+/// in a `static` (or a `static_cell`) when it is large; on a 32-bit target
+/// its size is about `RX + TX + 400 + CALLS * (REPLY + 180)` bytes.
 ///
 /// # Sessions
 ///
@@ -78,10 +79,12 @@ pub struct Endpoint<
     const METHODS: usize,
     const REPLY: usize,
 > {
-    config: Config,
-    role: Role,
-    served: &'s [MethodDesc],
-    conn: Option<StaticConnection<'s, RX, TX, CALLS, METHODS>>,
+    /// The running session's connection while `live`; between sessions,
+    /// the last one (or, before the first, one never used), kept for its
+    /// configuration, role and method table, from which the next session's
+    /// connection is made (the endpoint holds no second copy of them).
+    conn: StaticConnection<'s, RX, TX, CALLS, METHODS>,
+    live: bool,
     results: Results<CALLS, REPLY>,
     sessions: u32,
     last_close: Option<CloseReason>,
@@ -106,10 +109,8 @@ impl<
     /// reply.
     pub fn new(config: Config, role: Role, served: &'s [MethodDesc]) -> Self {
         Self {
-            config,
-            role,
-            served,
-            conn: None,
+            conn: connection(config, role, served, Instant::ZERO),
+            live: false,
             results: Results::new(),
             sessions: 0,
             last_close: None,
@@ -118,12 +119,12 @@ impl<
 
     /// Whether a session's handshake has completed and it is not closing.
     pub fn is_open(&self) -> bool {
-        self.conn.as_ref().is_some_and(Connection::is_open)
+        self.live && self.conn.is_open()
     }
 
     /// Whether a session is running (handshaking, open or closing).
     pub fn in_session(&self) -> bool {
-        self.conn.is_some()
+        self.live
     }
 
     /// Sessions started so far.
@@ -138,25 +139,35 @@ impl<
 
     /// This side's calls waiting for their result.
     pub fn calls_in_flight(&self) -> usize {
-        self.conn.as_ref().map_or(0, Connection::calls_in_flight)
+        self.session().map_or(0, Connection::calls_in_flight)
     }
 
     /// The running session's connection, for what the endpoint does not wrap
     /// (its configuration, buffered bytes); `None` between sessions.
     pub fn connection(&self) -> Option<&StaticConnection<'s, RX, TX, CALLS, METHODS>> {
-        self.conn.as_ref()
+        self.session()
+    }
+
+    /// The running session's connection.
+    fn session(&self) -> Option<&StaticConnection<'s, RX, TX, CALLS, METHODS>> {
+        self.live.then_some(&self.conn)
+    }
+
+    /// The running session's connection, mutably.
+    fn session_mut(&mut self) -> Option<&mut StaticConnection<'s, RX, TX, CALLS, METHODS>> {
+        self.live.then_some(&mut self.conn)
     }
 
     /// When [`poll`](Self::poll) must run next even if no bytes arrive
     /// (keepalive, deadlines, handshake timeout); `None`: only on input.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.conn.as_ref().and_then(Connection::poll_timeout)
+        self.session().and_then(Connection::poll_timeout)
     }
 
     /// Starts a graceful close of the running session (GOAWAY; calls in
     /// flight finish first).
     pub fn close(&mut self) {
-        if let Some(conn) = &mut self.conn {
+        if let Some(conn) = self.session_mut() {
             conn.close();
         }
     }
@@ -202,15 +213,15 @@ impl<
         Svc: LocalService<()>,
         H: StreamHandler,
     {
-        if self.conn.is_none() {
+        if !self.live {
             if socket.state() != SocketState::Open {
                 return None;
             }
             self.start(now);
         }
         let session = self.sessions;
-        let served = self.served;
-        let conn = self.conn.as_mut()?;
+        let conn = &mut self.conn;
+        let served = conn.served();
         let mut event = None;
         let mut closed = None;
         if socket.state() == SocketState::Idle {
@@ -254,25 +265,19 @@ impl<
     /// What is queued is written by the next poll.
     pub fn stream_tx(&mut self) -> Option<StreamTx<'_>> {
         let session = self.sessions;
-        self.conn.as_mut().map(|c| StreamTx::new(c, session))
+        self.session_mut().map(|c| StreamTx::new(c, session))
     }
 
     fn start(&mut self, now: Instant) {
-        self.conn = Some(Connection::new(
-            self.config.clone(),
-            self.role,
-            self.served,
-            [0; RX],
-            [0; TX],
-            ArrayTables::new(),
-            now,
-        ));
+        let conn = &self.conn;
+        self.conn = connection(conn.config().clone(), conn.role(), conn.served(), now);
+        self.live = true;
         self.sessions = self.sessions.wrapping_add(1);
     }
 
     fn end<S: ByteSocket + ?Sized>(&mut self, reason: CloseReason, socket: &mut S) {
         self.results.disconnect_all(reason);
-        self.conn = None;
+        self.live = false;
         self.last_close = Some(reason);
         socket.close();
     }
@@ -355,11 +360,10 @@ impl<
             &mut StaticConnection<'s, RX, TX, CALLS, METHODS>,
         ) -> Result<CallId, CallError>,
     ) -> Result<Pending<R>, CallError> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Err(CallError::Disconnected(
-                self.last_close.unwrap_or(CloseReason::TransportClosed),
-            ));
-        };
+        if !self.live {
+            return Err(self.disconnected());
+        }
+        let conn = &mut self.conn;
         let index = self.results.free().ok_or(CallError::Overloaded)?;
         let id = start(conn)?;
         let slot = self
@@ -373,6 +377,11 @@ impl<
         Ok(Pending::new(index, slot.generation))
     }
 
+    /// The failure of a call started between sessions.
+    fn disconnected(&self) -> CallError {
+        CallError::Disconnected(self.last_close.unwrap_or(CloseReason::TransportClosed))
+    }
+
     /// Sends a one-way notification of the peer's `method` (no reply;
     /// notifications arrive in the order they were sent). `A` is the
     /// method's argument tuple, as for [`call`](Self::call).
@@ -384,19 +393,15 @@ impl<
         method: &'static MethodDesc,
         args: &A,
     ) -> Result<(), CallError> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Err(CallError::Disconnected(
-                self.last_close.unwrap_or(CloseReason::TransportClosed),
-            ));
+        let Some(conn) = self.session_mut() else {
+            return Err(self.disconnected());
         };
         conn.notify(method, args).map_err(|e| start_error(conn, e))
     }
 
     /// Whether the call's result (or failure) has arrived.
     pub fn is_ready<R>(&self, call: &Pending<R>) -> bool {
-        self.results
-            .get(call)
-            .is_some_and(|s| matches!(s.state, SlotState::Ready(_) | SlotState::Failed(_)))
+        self.results.get(call).is_some_and(|s| s.state.is_done())
     }
 
     /// The call's result if it has arrived (and the slot is free again);
@@ -416,13 +421,10 @@ impl<
             // A token of another endpoint: never ready.
             return Err(call);
         };
-        let result = match slot.state {
-            SlotState::Ready(len) => {
-                let body = slot.bytes.get(..len).unwrap_or_default();
-                R::decode(body).map_err(CallError::BadResponse)
-            }
-            SlotState::Failed(e) => Err(e),
-            SlotState::Waiting(_) | SlotState::Free => return Err(call),
+        let result = match slot.outcome() {
+            Some(Ok(body)) => R::decode(body).map_err(CallError::BadResponse),
+            Some(Err(e)) => Err(e),
+            None => return Err(call),
         };
         slot.release();
         Ok(result)
@@ -432,8 +434,8 @@ impl<
     /// result slot is free again.
     pub fn cancel<R>(&mut self, now: Instant, call: Pending<R>) {
         if let Some(slot) = self.results.get_mut(&call) {
-            if let (SlotState::Waiting(id), Some(conn)) = (slot.state, self.conn.as_mut()) {
-                conn.cancel(now, id);
+            if let (SlotState::Waiting(id), true) = (slot.state, self.live) {
+                self.conn.cancel(now, id);
             }
             slot.release();
         }
@@ -465,11 +467,10 @@ impl<
         let Some(slot) = self.results.get_mut(call) else {
             return Taken::Gone;
         };
-        match slot.state {
-            SlotState::Ready(len) => f(Ok(slot.bytes.get(..len).unwrap_or_default())),
-            SlotState::Failed(e) => f(Err(e)),
-            SlotState::Waiting(_) => return Taken::Waiting,
-            SlotState::Free => return Taken::Gone,
+        match (slot.outcome(), slot.state) {
+            (Some(outcome), _) => f(outcome),
+            (None, SlotState::Waiting(_)) => return Taken::Waiting,
+            (None, _) => return Taken::Gone,
         }
         slot.release();
         Taken::Done
@@ -480,14 +481,14 @@ impl<
         self.results
             .slots
             .get(index)
-            .is_some_and(|s| matches!(s.state, SlotState::Ready(_) | SlotState::Failed(_)))
+            .is_some_and(|s| s.state.is_done())
     }
 
     /// Ends the running session without its socket (its driver is gone):
     /// every waiting call fails with `Disconnected(reason)`. Whether a
     /// session was running.
     pub(crate) fn abandon(&mut self, reason: CloseReason) -> bool {
-        if self.conn.take().is_none() {
+        if !core::mem::take(&mut self.live) {
             return false;
         }
         self.results.disconnect_all(reason);
@@ -510,6 +511,26 @@ pub(crate) enum Taken {
     Waiting,
     /// No such call (freed, or another endpoint's token).
     Gone,
+}
+
+/// A new session's connection (one out-of-line copy of the constructor
+/// for [`Endpoint::new`] and every session's start).
+#[inline(never)]
+fn connection<'s, const RX: usize, const TX: usize, const CALLS: usize, const METHODS: usize>(
+    config: Config,
+    role: Role,
+    served: &'s [MethodDesc],
+    now: Instant,
+) -> StaticConnection<'s, RX, TX, CALLS, METHODS> {
+    Connection::new(
+        config,
+        role,
+        served,
+        [0; RX],
+        [0; TX],
+        ArrayTables::new(),
+        now,
+    )
 }
 
 /// The [`CallError`] for a call that could not start.
@@ -718,13 +739,7 @@ fn handle_events<
                 if let (Channel::Out(id), true) = (channel, end) {
                     // A final result in chunks: larger than a frame, so
                     // larger than the result slot.
-                    cx.results.fail_with(
-                        id,
-                        CallError::TooLarge {
-                            len: REPLY.saturating_add(1),
-                            max: REPLY,
-                        },
-                    );
+                    cx.results.fail_too_large(id);
                 }
                 conn.consumed(channel, done);
             }
