@@ -54,6 +54,25 @@ pub(crate) struct Flow {
     pub(crate) method: u8,
 }
 
+impl Flow {
+    /// The `Default`, as a constant.
+    const EMPTY: Self = Self {
+        send_credit: 0,
+        recv_allowed: 0,
+        unconsumed: 0,
+        grant: 0,
+        recv_left: 0,
+        recv_total: 0,
+        send_left: None,
+        send_total: 0,
+        recv_done: false,
+        send_done: false,
+        streaming: false,
+        opened: false,
+        method: 0,
+    };
+}
+
 /// One of this side's outgoing call slots; slot `i` uses call id
 /// `2 * (i + 1) + parity`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -66,6 +85,19 @@ pub struct OutSlot {
     pub(crate) flow: Flow,
 }
 
+impl OutSlot {
+    /// A free slot (the `Default`, as a constant: an array of constants
+    /// is built with one `memset` where the `Default` of each element is
+    /// stored field by field, about 240 bytes of flash for 4 + 4 slots).
+    const EMPTY: Self = Self {
+        state: OutState::Free,
+        generation: 0,
+        deadline: None,
+        since: Instant::ZERO,
+        flow: Flow::EMPTY,
+    };
+}
+
 /// One of the peer's calls being served here.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InSlot {
@@ -75,6 +107,17 @@ pub struct InSlot {
     pub(crate) id: u64,
     pub(crate) generation: u32,
     pub(crate) flow: Flow,
+}
+
+impl InSlot {
+    /// A free slot (see [`OutSlot::EMPTY`]).
+    const EMPTY: Self = Self {
+        running: false,
+        displaced: false,
+        id: 0,
+        generation: 0,
+        flow: Flow::EMPTY,
+    };
 }
 
 /// What the peer's declared method index `i` means here.
@@ -121,8 +164,8 @@ impl<const CALLS: usize, const METHODS: usize> ArrayTables<CALLS, METHODS> {
     /// Empty tables.
     pub fn new() -> Self {
         Self {
-            out_calls: [OutSlot::default(); CALLS],
-            in_calls: [InSlot::default(); CALLS],
+            out_calls: [OutSlot::EMPTY; CALLS],
+            in_calls: [InSlot::EMPTY; CALLS],
             peer_methods: [PeerMethod::Unset; METHODS],
             declared: [0; METHODS],
         }
