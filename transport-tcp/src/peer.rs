@@ -528,8 +528,10 @@ impl Peer {
         }
     }
 
+    /// A call; it borrows this handle (no clone of it per call), which
+    /// keeps the connection open until the call is done.
     async fn call_inner<A, R>(
-        self,
+        &self,
         method: &'static MethodDesc,
         args: A,
         options: CallOptions,
@@ -648,7 +650,7 @@ impl Caller for Peer {
         A: Wire + Send + 'static,
         R: for<'de> FromView<'de> + Send + 'static,
     {
-        self.clone().call_inner(method, args, options)
+        self.call_inner(method, args, options)
     }
 
     /// Resolves once the notification is in the send buffer.
@@ -742,7 +744,7 @@ impl BlockingCaller for Peer {
     {
         self.shared
             .runtime
-            .block_on(self.clone().call_inner(method, args, options))
+            .block_on(self.call_inner(method, args, options))
     }
 
     fn notify_blocking<A>(&self, method: &'static MethodDesc, args: A) -> Result<(), CallError>

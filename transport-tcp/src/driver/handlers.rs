@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -40,11 +40,82 @@ pub(super) struct Done<R> {
     pub(super) answer: Answer<R>,
 }
 
+/// A handler's encoded arguments: up to [`Args::INLINE`] bytes inline (no
+/// allocation for a small call), else in a buffer of their own.
+pub(super) enum Args {
+    Inline { len: u8, buf: [u8; Args::INLINE] },
+    Heap(Vec<u8>),
+}
+
+impl Args {
+    const INLINE: usize = 64;
+
+    /// A copy of `body`.
+    pub(super) fn copy(body: &[u8]) -> Self {
+        let mut buf = [0; Self::INLINE];
+        match (buf.get_mut(..body.len()), u8::try_from(body.len())) {
+            (Some(dst), Ok(len)) => {
+                dst.copy_from_slice(body);
+                Self::Inline { len, buf }
+            }
+            _ => Self::Heap(body.to_vec()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Heap(v) => v,
+        }
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        match self {
+            Self::Inline { .. } => self.as_slice().to_vec(),
+            Self::Heap(v) => v,
+        }
+    }
+}
+
+/// The allocation of the last async handler that finished on its first
+/// poll, kept to run the next one in: every handler future of a
+/// connection has the same type (`run_call::<S>`'s), so most calls to an
+/// async handler that does not wait allocate nothing for it. Holds an
+/// `Option<Pin<Box<F>>>` for that type `F`.
+pub(super) type Spare = Option<Box<dyn Any + Send>>;
+
+/// `fut` pinned in the spare allocation if there is one, else in a new one.
+fn reuse<F: Future + Send + 'static>(spare: &mut Spare, fut: F) -> Pin<Box<F>> {
+    let kept = spare
+        .as_mut()
+        .and_then(|s| s.downcast_mut::<Option<Pin<Box<F>>>>())
+        .and_then(Option::take);
+    match kept {
+        Some(mut b) => {
+            // Drops the finished handler in place, then moves `fut` in.
+            b.as_mut().set(fut);
+            b
+        }
+        None => Box::pin(fut),
+    }
+}
+
+/// Keeps `b` (a finished handler) for the next call.
+fn keep<F: Future + Send + 'static>(spare: &mut Spare, b: Pin<Box<F>>) {
+    match spare
+        .as_mut()
+        .and_then(|s| s.downcast_mut::<Option<Pin<Box<F>>>>())
+    {
+        Some(slot) => *slot = Some(b),
+        None => *spare = Some(Box::new(Some(b))),
+    }
+}
+
 /// Starts an async handler: polls it once in place and returns its answer
 /// if it finished; otherwise moves it to a task of its own, which sends the
 /// answer to the driver when it is done.
 pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
-    p: &super::Parts<'_, R, S>,
+    p: &mut super::Parts<'_, R, S>,
     cx: &Arc<Context>,
     call: IncomingCall,
     method: u16,
@@ -55,19 +126,23 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
     // task, not on the connection's (the small calls on the connection
     // keep moving), and their `Bytes` values share the buffer.
     let shared = body.is_owned();
-    let mut handler = Box::pin(run_call(
+    let fut = run_call(
         p.service.clone(),
         cx.clone(),
         method,
-        body.into_vec(),
+        body.into_args(),
         streams,
         shared,
-    ));
+    );
+    let mut handler = reuse(p.spare, fut);
     // A waker that does nothing is enough for the first poll: if the
     // handler waits, the task it moves to polls it again with its own.
     let mut first = std::task::Context::from_waker(std::task::Waker::noop());
     match (!shared).then(|| handler.as_mut().poll(&mut first)) {
-        Some(Poll::Ready(answer)) => Ok(answer),
+        Some(Poll::Ready(answer)) => {
+            keep(p.spare, handler);
+            Ok(answer)
+        }
         _ => {
             let done = p.done_tx.clone();
             Err(p.rt.spawn(async move {
@@ -97,20 +172,24 @@ async fn run_call<S: Service<Context>>(
     service: Arc<S>,
     cx: Arc<Context>,
     method: u16,
-    body: Vec<u8>,
+    body: Args,
     streams: Option<Streams>,
     shared: bool,
 ) -> Answer<S::Reply> {
     let result = match streams {
         Some(streams) => {
-            guarded(|| service.call_streaming(&cx, method, &body, streams), None).await
+            let body = body.as_slice();
+            guarded(|| service.call_streaming(&cx, method, body, streams), None).await
         }
         // Reassembled arguments: `Bytes` values share the buffer.
         None if shared => {
-            let body = bytes::Bytes::from(body);
+            let body = bytes::Bytes::from(body.into_vec());
             guarded(|| service.call_shared(&cx, method, &body), None).await
         }
-        None => guarded(|| service.call(&cx, method, &body), None).await,
+        None => {
+            let body = body.as_slice();
+            guarded(|| service.call(&cx, method, body), None).await
+        }
     };
     match result {
         Ok(result) => Answer::from_result(result),

@@ -75,6 +75,7 @@ macro_rules! parts {
             service: &$driver.service,
             cx: $driver.cx.as_ref(),
             done_tx: &$driver.done_tx,
+            spare: &mut $driver.spare,
         }
     };
 }
@@ -87,6 +88,7 @@ struct Parts<'a, R: Runtime, S: Service<Context>> {
     service: &'a Arc<S>,
     cx: Option<&'a Arc<Context>>,
     done_tx: &'a mpsc::UnboundedSender<Done<S::Reply>>,
+    spare: &'a mut handlers::Spare,
 }
 
 /// Runs a peer's call: a plain `fn` handler right here, on the connection's
@@ -94,7 +96,7 @@ struct Parts<'a, R: Runtime, S: Service<Context>> {
 /// it returns); an async one is polled once here (most finish at once) and
 /// moves to a task of its own if it waits.
 fn dispatch<R: Runtime, S: Service<Context>>(
-    p: Parts<'_, R, S>,
+    mut p: Parts<'_, R, S>,
     call: IncomingCall,
     method: u16,
     body: Body<'_>,
@@ -111,7 +113,7 @@ fn dispatch<R: Runtime, S: Service<Context>>(
         .unwrap_or_default();
     if kind.any() {
         let (backends, plumbing) = streams::plumbing(p.shared, kind);
-        let served = match serve_call(&p, cx, call, method, body, Some(backends)) {
+        let served = match serve_call(&mut p, cx, call, method, body, Some(backends)) {
             Ok(answer) => Served::Answer(answer),
             Err(task) => Served::Task(task),
         };
@@ -123,7 +125,7 @@ fn dispatch<R: Runtime, S: Service<Context>>(
         .flatten();
     let served = match sync {
         Some(answer) => Served::Answer(answer),
-        None => match serve_call(&p, cx, call, method, body, None) {
+        None => match serve_call(&mut p, cx, call, method, body, None) {
             Ok(answer) => Served::Answer(answer),
             Err(task) => Served::Task(task),
         },
@@ -151,10 +153,11 @@ impl Body<'_> {
         matches!(self, Self::Owned(_))
     }
 
-    pub(super) fn into_vec(self) -> Vec<u8> {
+    /// The arguments for a handler that owns them: small ones inline.
+    fn into_args(self) -> handlers::Args {
         match self {
-            Self::Borrowed(b) => b.to_vec(),
-            Self::Owned(v) => v,
+            Self::Borrowed(b) => handlers::Args::copy(b),
+            Self::Owned(v) => handlers::Args::Heap(v),
         }
     }
 }
@@ -285,6 +288,8 @@ struct Driver<'m, R: Runtime, S: Service<Context>> {
     done_rx: mpsc::UnboundedReceiver<Done<S::Reply>>,
     /// Running handler tasks of peer calls, to abort on CANCEL.
     handlers: HashMap<IncomingCall, R::Task>,
+    /// The allocation of the last async handler that finished at once.
+    spare: handlers::Spare,
     /// Fires once the latest notification's handler has started.
     last_note: Option<oneshot::Receiver<()>>,
     calls: Started,
@@ -371,6 +376,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             done_tx,
             done_rx,
             handlers: HashMap::new(),
+            spare: None,
             last_note: None,
             calls: Started::default(),
             tokens: TokenMap::default(),
