@@ -30,7 +30,7 @@ enum State {
 #[derive(Clone, Copy, Debug)]
 struct PeerLimits {
     max_calls: u16,
-    max_frame: u64,
+    max_frame: u32,
     max_message: u32,
     initial_credit: u32,
 }
@@ -288,7 +288,9 @@ where
     /// The peer's limits from its HELLO, once it has arrived: `(max_frame,
     /// max_message)`, to check a message before opening a call for it.
     pub fn peer_limits(&self) -> Option<(u64, u32)> {
-        self.inner.peer.map(|p| (p.max_frame, p.max_message))
+        self.inner
+            .peer
+            .map(|p| (u64::from(p.max_frame), p.max_message))
     }
 
     /// Whether the driver should read more input: false above the send
@@ -603,7 +605,7 @@ where
             let slots = self.tables.out_calls_ref();
             let timed = slots
                 .iter()
-                .filter(|s| is_timed(s.state, s.deadline))
+                .filter(|s| is_timed(s.state, s.deadline()))
                 .count();
             let expired = slots
                 .iter()
@@ -618,9 +620,9 @@ where
         if self.timed > 0 {
             for slot in self.tables.out_calls_ref() {
                 let t = match slot.state {
-                    OutState::Waiting => slot.deadline,
+                    OutState::Waiting => slot.deadline(),
                     OutState::Expired | OutState::Abandoned => {
-                        Some(slot.since.saturating_add(self.config.cancel_timeout))
+                        Some(slot.at.saturating_add(self.config.cancel_timeout))
                     }
                     OutState::Free => None,
                 };
@@ -661,9 +663,9 @@ where
         let slots = if self.timed > 0 { usize::MAX } else { 0 };
         while let Some(slot) = self.tables.out_calls().get_mut(i).filter(|_| i < slots) {
             match slot.state {
-                OutState::Waiting if slot.deadline.is_some_and(|d| now >= d) => {
+                OutState::Waiting if slot.deadline().is_some_and(|d| now >= d) => {
                     slot.state = OutState::Expired;
-                    slot.since = now;
+                    slot.at = now;
                     self.expired = self.expired.saturating_add(1);
                     let id = [slot_id(i, parity)];
                     // A lost CANCEL (full buffer) ends in the cancel timeout
@@ -673,7 +675,7 @@ where
                         .append(|b| frame::encode_fields(b, frame::ty::CANCEL, &id, &[]));
                 }
                 OutState::Expired | OutState::Abandoned
-                    if now >= slot.since.saturating_add(cancel_timeout) =>
+                    if now >= slot.at.saturating_add(cancel_timeout) =>
                 {
                     timed_out = true;
                 }
@@ -689,7 +691,7 @@ where
     /// The frame limit the peer accepts now.
     fn peer_max_frame(&self) -> u64 {
         self.peer
-            .map_or(u64::from(PRE_HELLO_MAX_FRAME), |p| p.max_frame)
+            .map_or(u64::from(PRE_HELLO_MAX_FRAME), |p| u64::from(p.max_frame))
     }
 
     fn check_can_start(&self) -> Result<(), StartError> {
@@ -820,8 +822,8 @@ where
         // `slot` was the first free one (`free_out_slot`).
         self.out_free_hint = u16::try_from(slot.saturating_add(1)).unwrap_or(u16::MAX);
         out.generation = out.generation.wrapping_add(1);
-        out.deadline = deadline;
-        out.since = now;
+        out.has_deadline = deadline.is_some();
+        out.at = deadline.unwrap_or(now);
         out.flow = flow;
         let generation = out.generation;
         self.out_in_flight = self.out_in_flight.saturating_add(1);
@@ -867,11 +869,11 @@ where
                 let _ = self.free_out(slot);
             }
             OutState::Waiting => {
-                if out.deadline.is_none() {
+                if !out.has_deadline {
                     self.timed = self.timed.saturating_add(1);
                 }
                 out.state = OutState::Abandoned;
-                out.since = now;
+                out.at = now;
                 let id = [call.id];
                 let _ = self
                     .tx
@@ -919,7 +921,7 @@ where
             .tables
             .in_calls()
             .get(usize::from(call.slot))
-            .is_some_and(|s| s.flow.send_left.is_some())
+            .is_some_and(|s| s.flow.send_left > 0)
         {
             return Err(ReplyError::Backpressure);
         }
@@ -1140,7 +1142,7 @@ where
         }
         self.peer = Some(PeerLimits {
             max_calls: hello.max_calls,
-            max_frame: u64::from(hello.max_frame.max(PRE_HELLO_MAX_FRAME)),
+            max_frame: hello.max_frame.max(PRE_HELLO_MAX_FRAME),
             max_message: hello.max_message,
             initial_credit: hello.initial_credit,
         });
@@ -1324,7 +1326,7 @@ where
             id: call_id,
             generation: out.generation,
         };
-        let was_timed = is_timed(state, out.deadline);
+        let was_timed = is_timed(state, out.deadline());
         out.state = OutState::Free;
         if state == OutState::Free {
             self.fail(CloseReason::ProtocolViolation);

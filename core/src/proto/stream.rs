@@ -461,7 +461,7 @@ where
         if flow.send_done {
             return Err(SendError::Finished);
         }
-        if flow.send_left.is_some() {
+        if flow.send_left > 0 {
             return Err(SendError::Misuse);
         }
         let len = message.encoded_len();
@@ -494,7 +494,7 @@ where
         self.tx
             .append(|b| frame::encode_data(b, flags, id, method, None, message))
             .map_err(|_| SendError::Backpressure)?;
-        self.after_send(channel, if exempt { 0 } else { len32 }, None, end_of_stream);
+        self.after_send(channel, if exempt { 0 } else { len32 }, 0, end_of_stream);
         Ok(())
     }
 
@@ -521,7 +521,7 @@ where
         }
         let len64 = len as u64;
         let left = match (flow.send_left, total) {
-            (None, Some(t)) => {
+            (0, Some(t)) => {
                 if t > max_message {
                     return Err(SendError::MessageTooLarge {
                         len: t,
@@ -530,7 +530,7 @@ where
                 }
                 t.checked_sub(len64).ok_or(SendError::Misuse)?
             }
-            (Some(l), None) => u64::from(l).checked_sub(len64).ok_or(SendError::Misuse)?,
+            (l @ 1.., None) => u64::from(l).checked_sub(len64).ok_or(SendError::Misuse)?,
             _ => return Err(SendError::Misuse),
         };
         if end_of_stream && left > 0 {
@@ -595,13 +595,13 @@ where
             self.tx.add_splice(len);
         }
         self.tx.mark_bulk();
-        let left = (left > 0).then(|| u32::try_from(left).unwrap_or(u32::MAX));
+        let left = u32::try_from(left).unwrap_or(u32::MAX);
         self.after_send(channel, len32, left, end_of_stream);
         Ok(())
     }
 
     /// Records a queued DATA frame of `len` credited bytes.
-    fn after_send(&mut self, channel: Channel, len: u32, left: Option<u32>, end: bool) {
+    fn after_send(&mut self, channel: Channel, len: u32, left: u32, end: bool) {
         if let Ok((_, flow)) = self.flow(channel) {
             flow.send_credit = flow.send_credit.saturating_sub(len);
             flow.send_left = left;
@@ -618,13 +618,13 @@ where
         if flow.send_done {
             return Err(SendError::Finished);
         }
-        if flow.send_left.is_some() || !flow.opened {
+        if flow.send_left > 0 || !flow.opened {
             return Err(SendError::Misuse);
         }
         self.tx
             .append(|b| frame::encode_data_header(b, DataFlags::FIN_STREAM, id, None, None, 0))
             .map_err(|_| SendError::Backpressure)?;
-        self.after_send(Channel::Out(call), 0, None, true);
+        self.after_send(Channel::Out(call), 0, 0, true);
         Ok(())
     }
 
@@ -639,7 +639,7 @@ where
         if !self.send_error(id, code, message) {
             return Err(SendError::Backpressure);
         }
-        self.after_send(Channel::Out(call), 0, None, true);
+        self.after_send(Channel::Out(call), 0, 0, true);
         Ok(())
     }
 
@@ -710,7 +710,7 @@ where
         let parity = self.role.parity();
         let out = self.tables.out_calls().get_mut(i)?;
         let state = out.state;
-        let was_timed = super::is_timed(state, out.deadline);
+        let was_timed = super::is_timed(state, out.deadline());
         let call = CallId {
             id: slot_id(i, parity),
             generation: out.generation,

@@ -37,9 +37,9 @@ pub(crate) struct Flow {
     /// its last chunk must repeat.
     pub(crate) recv_left: u32,
     pub(crate) recv_total: u32,
-    /// Sending: bytes left of a chunked message in progress, and its
-    /// length (repeated in its last chunk).
-    pub(crate) send_left: Option<u32>,
+    /// Sending: bytes left of a chunked message in progress (0: none, as
+    /// for `recv_left`), and its length (repeated in its last chunk).
+    pub(crate) send_left: u32,
     pub(crate) send_total: u32,
     /// The peer ended its direction (FIN_STREAM received, or the call
     /// came as a CALL frame: a whole request, nothing follows).
@@ -63,7 +63,7 @@ impl Flow {
         grant: 0,
         recv_left: 0,
         recv_total: 0,
-        send_left: None,
+        send_left: 0,
         send_total: 0,
         recv_done: false,
         send_done: false,
@@ -78,10 +78,15 @@ impl Flow {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OutSlot {
     pub(crate) state: OutState,
+    /// `Waiting`: whether `at` is the call's deadline.
+    pub(crate) has_deadline: bool,
     pub(crate) generation: u32,
-    pub(crate) deadline: Option<Instant>,
-    /// When the slot entered `Expired`/`Abandoned` (for the cancel timeout).
-    pub(crate) since: Instant,
+    /// `Waiting` with `has_deadline`: the deadline. `Expired` and
+    /// `Abandoned`: when the slot entered that state (for the cancel
+    /// timeout). One field for both: a slot needs one or the other, and
+    /// on a microcontroller each of them costs 8 bytes (16 for an
+    /// `Option<Instant>`) per call slot.
+    pub(crate) at: Instant,
     pub(crate) flow: Flow,
 }
 
@@ -91,11 +96,16 @@ impl OutSlot {
     /// stored field by field, about 240 bytes of flash for 4 + 4 slots).
     const EMPTY: Self = Self {
         state: OutState::Free,
+        has_deadline: false,
         generation: 0,
-        deadline: None,
-        since: Instant::ZERO,
+        at: Instant::ZERO,
         flow: Flow::EMPTY,
     };
+
+    /// The deadline of a `Waiting` call.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.has_deadline.then_some(self.at)
+    }
 }
 
 /// One of the peer's calls being served here.
