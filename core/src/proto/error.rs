@@ -69,10 +69,21 @@ impl ErrorCode {
 impl ErrorCode {
     /// Reads the `"len=N max=M"` text of a `MessageTooLarge` error.
     pub fn message_too_large(text: &str) -> Option<(u64, u64)> {
-        let rest = text.strip_prefix("len=")?.as_bytes();
-        let (len, rest) = decimal(rest)?;
-        let (max, rest) = decimal(rest.strip_prefix(b" max=")?)?;
-        rest.is_empty().then_some((len, max))
+        // One pass, each piece's code once: this runs on microcontrollers.
+        let mut s = text.as_bytes();
+        let mut numbers = [0u64; 2];
+        for (tag, n) in [&b"len="[..], b" max="].into_iter().zip(&mut numbers) {
+            for &want in tag {
+                let (&b, rest) = s.split_first()?;
+                if b != want {
+                    return None;
+                }
+                s = rest;
+            }
+            (*n, s) = decimal(s)?;
+        }
+        let [len, max] = numbers;
+        s.is_empty().then_some((len, max))
     }
 
     /// Writes the `"len=N max=M"` text of a `MessageTooLarge` error into
