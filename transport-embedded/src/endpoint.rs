@@ -109,7 +109,7 @@ impl<
     /// reply.
     pub fn new(config: Config, role: Role, served: &'s [MethodDesc]) -> Self {
         Self {
-            conn: connection(config, role, served, Instant::ZERO),
+            conn: connection(&config, role, served, Instant::ZERO),
             live: false,
             results: Results::new(),
             sessions: 0,
@@ -270,10 +270,7 @@ impl<
 
     fn start(&mut self, now: Instant) {
         let conn = &self.conn;
-        // Every field is `Copy`: a plain copy (the derived `clone` is 280
-        // bytes of field-by-field code on a Cortex-M).
-        let config = Config { ..*conn.config() };
-        self.conn = connection(config, conn.role(), conn.served(), now);
+        self.conn = connection(conn.config(), conn.role(), conn.served(), now);
         self.live = true;
         self.sessions = self.sessions.wrapping_add(1);
     }
@@ -517,16 +514,19 @@ pub(crate) enum Taken {
 }
 
 /// A new session's connection (one out-of-line copy of the constructor
-/// for [`Endpoint::new`] and every session's start).
+/// for [`Endpoint::new`] and every session's start), with a copy of
+/// `config`.
 #[inline(never)]
 fn connection<'s, const RX: usize, const TX: usize, const CALLS: usize, const METHODS: usize>(
-    config: Config,
+    config: &Config,
     role: Role,
     served: &'s [MethodDesc],
     now: Instant,
 ) -> StaticConnection<'s, RX, TX, CALLS, METHODS> {
     Connection::new(
-        config,
+        // Every field is `Copy`: a plain copy (the derived `clone` is 280
+        // bytes of field-by-field code on a Cortex-M).
+        Config { ..*config },
         role,
         served,
         [0; RX],
