@@ -120,7 +120,7 @@ impl ErrorCode {
             put(out, &mut at, b);
         }
         number(out, &mut at, max);
-        core::str::from_utf8(out.get(..at).unwrap_or_default()).unwrap_or_default()
+        crate::wire::from_utf8(out.get(..at).unwrap_or_default()).unwrap_or_default()
     }
 }
 

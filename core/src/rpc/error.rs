@@ -38,7 +38,7 @@ impl ErrorText {
     /// The text.
     pub fn as_str(&self) -> &str {
         let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
-        core::str::from_utf8(bytes).unwrap_or_default()
+        crate::wire::from_utf8(bytes).unwrap_or_default()
     }
 }
 
