@@ -12,13 +12,12 @@
 //! - none contains `core::fmt` machinery (the lean profile);
 //! - `fp-rpc` minus `fp-echo` (the share the issue defines) is within the
 //!   budget: `zerowire_share_within_budget`, which fails CI past it;
-//! - `fp-endpoint` minus `fp-echo` is within the budget:
-//!   `zerowire_share_through_driver_within_budget`, `#[ignore]`d as a known
-//!   miss (`.ci/run` runs it with `--ignored` and prints the verdict).
+//! - `fp-endpoint` minus `fp-echo` (the same service through the driver) is
+//!   within the budget too: `zerowire_share_through_driver_within_budget`,
+//!   which fails CI past it as well.
 //!
 //! Both print the figures and the symbols that make up the difference
-//! (`cargo test -p zerowire-tests-embedded --test footprint -- --nocapture`,
-//! add `--include-ignored` for the driver's).
+//! (`cargo test -p zerowire-tests-embedded --test footprint -- --nocapture`).
 //!
 //! Needs the `thumbv7em-none-eabihf` target and the `llvm-tools` rustup
 //! component. Without them the test prints `SKIPPED: ...` and passes, except
@@ -273,12 +272,9 @@ fn zerowire_share_within_budget() {
     }
 }
 
-/// The same budget through the `zerowire-embedded` driver. Known miss:
-/// `.ci/run` runs it with `--ignored` and prints the verdict without
-/// failing CI.
+/// The same budget through the `zerowire-embedded` driver (`fp-endpoint`).
+/// Fails CI past the budget, as the `fp-rpc` check does.
 #[test]
-#[ignore = "known miss: the zerowire-embedded driver adds about 3.5 KB of flash and 648 B of RAM \
-            over fp-rpc (docs/benchmarks.md); .ci/run runs it with --ignored and prints the verdict"]
 fn zerowire_share_through_driver_within_budget() {
     let Some(images) = build_and_check() else {
         return;
