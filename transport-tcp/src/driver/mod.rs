@@ -175,12 +175,10 @@ enum Served<A, T> {
     NoContext,
 }
 
-/// Removes this side's call `id` and its cancel token (a free function:
-/// event handlers still borrow the connection).
-fn take_call(calls: &mut Started, tokens: &mut TokenMap, id: CallId) -> Option<Pending> {
-    let p = calls.remove(id)?;
-    tokens.remove(&p.token);
-    Some(p)
+/// Removes this side's call `id` (a free function: event handlers still
+/// borrow the connection).
+fn take_call(calls: &mut Started, id: CallId) -> Option<Pending> {
+    calls.remove(id)
 }
 
 /// This side's started calls, by out slot: the connection numbers its
@@ -215,34 +213,20 @@ impl Started {
         }
     }
 
+    /// The started call of caller token `token` (a scan: only a caller
+    /// that gives up on its call asks).
+    fn find_token(&self, token: u64) -> Option<CallId> {
+        self.slots
+            .iter()
+            .flatten()
+            .find(|(_, p)| p.token == token)
+            .map(|(id, _)| *id)
+    }
+
     fn drain(&mut self) -> impl Iterator<Item = Pending> + '_ {
         self.slots
             .iter_mut()
             .filter_map(|e| e.take().map(|(_, p)| p))
-    }
-}
-
-/// Started calls by caller token. Tokens come from this side's own counter
-/// (never from the peer), so a multiplicative hash is enough.
-type TokenMap = HashMap<u64, CallId, std::hash::BuildHasherDefault<TokenHasher>>;
-
-/// Fibonacci hashing of a `u64` token (see [`TokenMap`]).
-#[derive(Default)]
-struct TokenHasher(u64);
-
-impl std::hash::Hasher for TokenHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b) ^ self.0.rotate_left(8));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -293,8 +277,6 @@ struct Driver<'m, R: Runtime, S: Service<Context>> {
     /// Fires once the latest notification's handler has started.
     last_note: Option<oneshot::Receiver<()>>,
     calls: Started,
-    /// Started calls by caller token, for [`Command::Cancel`].
-    tokens: TokenMap,
     /// Calls waiting for a free call slot or send-buffer room, in order.
     queue: VecDeque<OutCall>,
     /// Notifications waiting for send-buffer room, in order.
@@ -379,7 +361,6 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             spare: None,
             last_note: None,
             calls: Started::default(),
-            tokens: TokenMap::default(),
             queue: VecDeque::new(),
             notes: VecDeque::new(),
             replies: VecDeque::new(),
@@ -665,7 +646,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         &mut self.stream_tokens,
                         Channel::Out(call),
                     );
-                    if let Some(p) = take_call(&mut self.calls, &mut self.tokens, call) {
+                    if let Some(p) = take_call(&mut self.calls, call) {
                         self.shared.deliver(p.call, body);
                     }
                 }
@@ -677,7 +658,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         &mut self.stream_tokens,
                         Channel::Out(call),
                     );
-                    if let Some(p) = take_call(&mut self.calls, &mut self.tokens, call) {
+                    if let Some(p) = take_call(&mut self.calls, call) {
                         let error = match failure {
                             Failure::Remote { code, message } => {
                                 CallError::from_remote(p.method.name, code, message)
@@ -752,7 +733,6 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         for p in self.calls.drain() {
             p.call.complete(Err(error));
         }
-        self.tokens.clear();
         for c in self.queue.drain(..) {
             c.call.complete(Err(error));
         }

@@ -28,7 +28,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 }
             }
             Command::Cancel(token) => {
-                if let Some(id) = self.tokens.remove(&token) {
+                if let Some(id) = self.calls.find_token(token) {
                     self.calls.remove(id);
                     self.drop_streams(proto::Channel::Out(id), None);
                     self.conn.cancel(now, id);
@@ -65,7 +65,6 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             self.register_streams(id, c.token, c.method.streams, s);
         }
         c.call.started();
-        self.tokens.insert(c.token, id);
         self.calls.insert(
             id,
             Pending {
