@@ -76,8 +76,9 @@
 //! so their answers share the write too (again no timer). Likewise, while
 //! replies it handed to this side's callers are not taken yet, it lets
 //! those callers run first: most start their next call at once, and those
-//! calls share one write. A lone call's frame never waits: its caller took
-//! its reply before it made the call.
+//! calls share one write, up to 256 bytes of frames (then the peer starts
+//! on them while the next ones are made). A lone call's frame never waits:
+//! its caller took its reply before it made the call.
 //!
 //! Calls beyond the peer's `max_calls` wait in a per-connection queue of at
 //! most [`QUEUE_LIMIT`] calls (then `CallError::Overloaded`). This side's

@@ -31,6 +31,12 @@ use crate::runtime::{Runtime, Socket as _, Task as _, Timer as _};
 /// [`CallError::Overloaded`].
 pub const QUEUE_LIMIT: usize = 1024;
 
+/// Bytes queued for sending above which the driver writes at once even
+/// while callers are about to start more calls (see `should_defer`): the
+/// peer starts on the first frames while this side's callers make the
+/// next ones, a pipeline of small batches instead of one large batch that
+/// keeps each side waiting for the other. About 20 small calls.
+const DEFER_MAX: usize = 256;
 /// Passes of the driver loop before it yields to other tasks.
 const PASSES: usize = 32;
 /// Time a closed connection may take to flush its last frames (GOAWAY).
@@ -433,8 +439,9 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
     ///   (and may be about to answer): their answers can share the write;
     /// - replies handed to this side's callers are not taken yet: those
     ///   callers are about to run, and most start their next call, which
-    ///   can share the write too. With one call in flight its caller has
-    ///   taken its reply before it starts the next, so nothing waits.
+    ///   can share the write too, up to [`DEFER_MAX`] bytes. With one call
+    ///   in flight its caller has taken its reply before it starts the
+    ///   next, so nothing waits.
     fn should_defer(&self, answered: bool) -> bool {
         (answered && !self.handlers.is_empty())
             || (self
@@ -442,7 +449,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                 .unclaimed
                 .load(std::sync::atomic::Ordering::Relaxed)
                 > 0
-                && self.conn.pending_send() > 0)
+                && (1..DEFER_MAX).contains(&self.conn.pending_send()))
     }
 
     // ---- time --------------------------------------------------------------
