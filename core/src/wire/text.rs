@@ -154,6 +154,30 @@ mod tests {
         assert_eq!(from_utf8(bytes), expected, "{bytes:02x?}");
     }
 
+    proptest::proptest! {
+        /// Longer inputs: valid text with bytes changed, cut or inserted
+        /// (so errors land after valid multi-byte sequences), and raw
+        /// random bytes.
+        #[test]
+        fn from_utf8_is_core_str_from_utf8_on_longer_inputs(
+            text in "\\PC{0,40}",
+            edits in proptest::collection::vec((0usize..200, proptest::num::u8::ANY), 0..4),
+            cut in 0usize..200,
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+        ) {
+            let mut bytes = text.into_bytes();
+            for (at, b) in edits {
+                if !bytes.is_empty() {
+                    let i = at % bytes.len();
+                    bytes[i] = b;
+                }
+            }
+            bytes.truncate(cut.max(1).min(bytes.len().max(1)));
+            same(&bytes);
+            same(&noise);
+        }
+    }
+
     /// Every sequence of one to three bytes, and four-byte sequences over
     /// the values that bound each range (with a prefix and a suffix, so
     /// the offsets of errors count).
