@@ -121,7 +121,7 @@ struct Inner<'s, Tx, T> {
     expired: usize,
     in_in_flight: usize,
     /// Peer calls served in a slot other than their home slot (see
-    /// [`in_home`]): while there are none, a call id is looked up in its
+    /// [`Inner::home`]): while there are none, a call id is looked up in its
     /// home slot alone instead of a scan of every slot.
     in_displaced: u16,
     /// Every out slot below this index is in use (so the search for a free
@@ -149,16 +149,6 @@ pub fn service_fingerprint(methods: &[MethodDesc]) -> u64 {
             h.u64(m.id).u64(m.fingerprint)
         })
         .finish()
-}
-
-/// The in slot a peer call `call_id` takes if it is free: the slot of the
-/// peer's own call table that the id comes from, when the peer numbers its
-/// calls as this crate does (`2 * (slot + 1) + parity`), so with equal
-/// `max_calls` every call has its own. Any other id works too; it only
-/// costs scans while it runs (`Inner::find_in`).
-fn in_home(call_id: u64, slots: usize) -> Option<usize> {
-    let i = usize::try_from((call_id >> 1).checked_sub(1)?).ok()?;
-    (i < slots).then_some(i)
 }
 
 /// Call id of out slot `i` for a side of `parity`.
@@ -1247,7 +1237,7 @@ where
             return None;
         }
         let max_calls = usize::from(self.config.max_calls);
-        let home = in_home(call_id, self.tables.in_calls().len().min(max_calls));
+        let home = self.home(call_id);
         let free = match home {
             Some(h) if self.tables.in_calls().get(h).is_some_and(|s| !s.running) => Some(h),
             _ => self
@@ -1369,10 +1359,26 @@ where
         event
     }
 
+    /// The in slot a peer call `call_id` takes if it is free (its "home"):
+    /// the slot of the peer's own table that the id comes from, when the
+    /// peer numbers its calls as this crate does (`2 * (slot + 1) +
+    /// parity`), so with equal `max_calls` every call has its own. Any
+    /// other id works too; it only costs scans while it runs
+    /// ([`find_in`](Self::find_in)).
+    fn home(&mut self, call_id: u64) -> Option<usize> {
+        let slots = self
+            .tables
+            .in_calls()
+            .len()
+            .min(usize::from(self.config.max_calls));
+        let i = usize::try_from((call_id >> 1).checked_sub(1)?).ok()?;
+        (i < slots).then_some(i)
+    }
+
     /// The slot of the peer's running call `call_id`.
     pub(super) fn find_in(&mut self, call_id: u64) -> Option<usize> {
+        let home = self.home(call_id);
         let slots = self.tables.in_calls();
-        let home = in_home(call_id, slots.len());
         if let Some(h) =
             home.filter(|&h| slots.get(h).is_some_and(|s| s.running && s.id == call_id))
         {

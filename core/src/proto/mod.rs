@@ -113,6 +113,15 @@ impl CallId {
     pub fn wire_id(&self) -> u64 {
         self.id
     }
+
+    /// The index of this side's call slot the call takes (its id is
+    /// `2 * (slot + 1) + parity`): no two calls in flight share it, so a
+    /// transport can keep per-call state in an array instead of a map.
+    pub fn slot(&self) -> usize {
+        usize::try_from(self.id / 2)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(1)
+    }
 }
 
 /// A peer's call being served here, from [`Event::Call`].

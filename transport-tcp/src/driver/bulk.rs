@@ -278,7 +278,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
 
     /// A chunked reply completed: decode it for the caller.
     pub(super) fn complete_chunked(&mut self, id: CallId, body: Vec<u8>) {
-        if let Some(p) = super::take_call(&mut self.calls, id) {
+        if let Some(p) = self.calls.remove(id) {
             p.call.complete_owned(body);
         }
     }

@@ -181,28 +181,16 @@ enum Served<A, T> {
     NoContext,
 }
 
-/// Removes this side's call `id` (a free function: event handlers still
-/// borrow the connection).
-fn take_call(calls: &mut Started, id: CallId) -> Option<Pending> {
-    calls.remove(id)
-}
-
-/// This side's started calls, by out slot: the connection numbers its
-/// calls `2 * (slot + 1) + parity`, so a call is found without hashing.
+/// This side's started calls, by call slot ([`CallId::slot`]), so a call
+/// is found without hashing.
 #[derive(Default)]
 struct Started {
     slots: Vec<Option<(CallId, Pending)>>,
 }
 
 impl Started {
-    fn index(id: CallId) -> Option<usize> {
-        usize::try_from(id.wire_id() >> 1).ok()?.checked_sub(1)
-    }
-
     fn insert(&mut self, id: CallId, p: Pending) {
-        let Some(i) = Self::index(id) else {
-            return;
-        };
+        let i = id.slot();
         if i >= self.slots.len() {
             self.slots.resize_with(i + 1, || None);
         }
@@ -212,7 +200,7 @@ impl Started {
     }
 
     fn remove(&mut self, id: CallId) -> Option<Pending> {
-        let e = self.slots.get_mut(Self::index(id)?)?;
+        let e = self.slots.get_mut(id.slot())?;
         match e {
             Some((c, _)) if *c == id => e.take().map(|(_, p)| p),
             _ => None,
@@ -653,7 +641,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         &mut self.stream_tokens,
                         Channel::Out(call),
                     );
-                    if let Some(p) = take_call(&mut self.calls, call) {
+                    if let Some(p) = self.calls.remove(call) {
                         self.shared.deliver(p.call, body);
                     }
                 }
@@ -665,7 +653,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         &mut self.stream_tokens,
                         Channel::Out(call),
                     );
-                    if let Some(p) = take_call(&mut self.calls, call) {
+                    if let Some(p) = self.calls.remove(call) {
                         let error = match failure {
                             Failure::Remote { code, message } => {
                                 CallError::from_remote(p.method.name, code, message)

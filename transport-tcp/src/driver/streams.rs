@@ -393,7 +393,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         self.drop_streams(channel, None);
         match channel {
             Channel::Out(id) => {
-                if let Some(p) = super::take_call(&mut self.calls, id) {
+                if let Some(p) = self.calls.remove(id) {
                     p.call
                         .complete(Err(CallError::MessageTooLarge { len, max }));
                 }
