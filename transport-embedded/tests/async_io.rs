@@ -617,13 +617,6 @@ fn item(seq: u32, size: u32) -> Item {
     }
 }
 
-fn encode(value: &impl Wire) -> Vec<u8> {
-    let mut buf = vec![0; value.encoded_len()];
-    let n = value.encode(&mut buf).unwrap();
-    buf.truncate(n);
-    buf
-}
-
 fn device_table() -> &'static [MethodDesc] {
     let all: Vec<MethodDesc> = SensorService::<Device>::methods()
         .iter()
@@ -741,7 +734,7 @@ impl StreamHandler for Samples {
                         let result: Result<u32, SensorError> = Ok(job.count);
                         return tx.reply(job.stream, &result).is_err();
                     }
-                    job.msg = encode(&item(job.next, job.size));
+                    job.msg = item(job.next, job.size).encode_to_vec();
                     job.sent = 0;
                     job.next += 1;
                 }

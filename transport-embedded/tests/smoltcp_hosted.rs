@@ -90,17 +90,9 @@ impl World {
 
     /// A fresh hub socket connecting to the device.
     fn connect_hub(&mut self) {
-        let h = self.hub.add_tcp(2048);
-        let remote = (self.dev.addr, PORT);
         let port = self.next_port;
         self.next_port += 1;
-        let cx = self.hub.iface.context();
-        self.hub
-            .sockets
-            .get_mut::<smoltcp::socket::tcp::Socket<'static>>(h)
-            .connect(cx, remote, port)
-            .unwrap();
-        self.hub_sock = h;
+        self.hub_sock = self.hub.connect(2048, (self.dev.addr, PORT), port);
     }
 
     fn now(&self) -> Instant {

@@ -76,13 +76,6 @@ fn item(seq: u32, size: u32) -> Item {
     }
 }
 
-fn encode(value: &impl Wire) -> Vec<u8> {
-    let mut buf = vec![0; value.encoded_len()];
-    let n = value.encode(&mut buf).unwrap();
-    buf.truncate(n);
-    buf
-}
-
 fn config() -> Config {
     Config {
         max_calls: 4,
@@ -371,7 +364,7 @@ impl StreamHandler for DeviceStreams {
                             }
                             break;
                         }
-                        out.msg = encode(&item(*next, *size));
+                        out.msg = item(*next, *size).encode_to_vec();
                     }
                     self.max_chunk = self.max_chunk.max(out.max_chunk);
                     self.chunks = self.chunks.max(out.chunks);
@@ -466,7 +459,7 @@ impl StreamHandler for HubStreams {
                     }
                     break;
                 }
-                up.out.msg = encode(&item(up.next, up.size));
+                up.out.msg = item(up.next, up.size).encode_to_vec();
             }
         }
     }
@@ -525,17 +518,9 @@ impl World {
     }
 
     fn connect_hub(&mut self) {
-        let h = self.hub.add_tcp(4096);
-        let remote = (self.dev.addr, PORT);
         let port = self.next_port;
         self.next_port += 1;
-        let cx = self.hub.iface.context();
-        self.hub
-            .sockets
-            .get_mut::<smoltcp::socket::tcp::Socket<'static>>(h)
-            .connect(cx, remote, port)
-            .unwrap();
-        self.hub_sock = h;
+        self.hub_sock = self.hub.connect(4096, (self.dev.addr, PORT), port);
     }
 
     fn now(&self) -> Instant {
@@ -625,7 +610,7 @@ fn reply_stream_of_many_windows_in_chunks() {
         .iter()
         .enumerate()
         .all(|(i, it)| it.seq == i as u32));
-    let bytes: usize = inc.items.iter().map(|i| encode(i).len()).sum();
+    let bytes: usize = inc.items.iter().map(|i| i.encoded_len()).sum();
     // Many windows, and the window was really used.
     assert!(bytes > 25 * WINDOW as usize, "{bytes}");
     assert!(inc.max_held > WINDOW as usize / 2, "{}", inc.max_held);

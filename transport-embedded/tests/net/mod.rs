@@ -121,6 +121,23 @@ impl Stack {
         self.sockets.add(s)
     }
 
+    /// A new TCP socket (`size`-byte buffers) connecting from `local_port`
+    /// to `remote`.
+    pub fn connect(
+        &mut self,
+        size: usize,
+        remote: (IpAddress, u16),
+        local_port: u16,
+    ) -> SocketHandle {
+        let h = self.add_tcp(size);
+        let cx = self.iface.context();
+        self.sockets
+            .get_mut::<tcp::Socket<'static>>(h)
+            .connect(cx, remote, local_port)
+            .unwrap();
+        h
+    }
+
     pub fn tcp(&mut self, h: SocketHandle) -> &mut tcp::Socket<'static> {
         self.sockets.get_mut::<tcp::Socket<'static>>(h)
     }
