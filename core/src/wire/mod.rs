@@ -41,7 +41,7 @@ pub use owned::decode_shared;
 #[cfg(feature = "bytes")]
 pub use seq::BytesView;
 pub use seq::{Seq, SeqIter};
-pub(crate) use text::from_utf8;
+pub use text::from_utf8;
 pub use tuple::{Tuple1, Tuple2, Tuple3, Tuple4, Tuple5, Tuple6, Tuple7, Tuple8};
 
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};

@@ -29,8 +29,10 @@ pub(crate) fn decode_str<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError>
 /// The same check as `core::str::from_utf8`, a byte at a time: that one
 /// is written for speed on long texts (a word at a time, a 256-byte width
 /// table) and costs about 620 bytes of flash on a microcontroller, where
-/// the strings checked (a HELLO's build, error messages) are short.
-pub(crate) fn from_utf8(bytes: &[u8]) -> Result<&str, usize> {
+/// the strings checked (a HELLO's build, error messages) are short. A
+/// firmware that checks text of its own can use this one too, so that it
+/// links one UTF-8 check, not two.
+pub fn from_utf8(bytes: &[u8]) -> Result<&str, usize> {
     let mut i = 0usize;
     while let Some(&lead) = bytes.get(i) {
         // Well-formed sequences (Unicode 15, table 3-7): the lead byte
