@@ -25,7 +25,8 @@
 //! Environment overrides for quick checks: `RPC_BENCH_RUNS` (both
 //! sections), `RPC_BENCH_WARMUP_MS`, `RPC_BENCH_MEASURE_MS`,
 //! `RPC_BENCH_ONLY` (comma-separated prefixes of the system names, e.g.
-//! `zerowire,raw`; both sections) and `RPC_BENCH_PART` (`calls`, `bulk` or
+//! `zerowire,raw`, or whole names ending in `$`, e.g. `zerowire$`; both
+//! sections) and `RPC_BENCH_PART` (`calls`, `bulk` or
 //! `all`, the default).
 
 use std::fmt::Write as _;
@@ -441,7 +442,7 @@ async fn bench(cfg: Config, part: Part) -> String {
 async fn calls(cfg: Config, only: &str) -> String {
     let mut results: Vec<(System, Vec<Sample>)> = System::ALL
         .iter()
-        .filter(|s| only.is_empty() || only.split(',').any(|o| s.name().starts_with(o)))
+        .filter(|s| zerowire_bench::rpc::selected(only, s.name()))
         .map(|&s| (s, Vec::new()))
         .collect();
     for run in 1..=cfg.runs {

@@ -27,6 +27,17 @@ pub const fn max_max(a: Option<usize>, b: Option<usize>) -> Option<usize> {
     }
 }
 
+/// The longer of two verbatim runs (the first on a tie), for
+/// [`Wire::verbatim`] of a type with several fields.
+#[inline]
+pub fn longer<'a>(a: Option<&'a [u8]>, b: Option<&'a [u8]>) -> Option<&'a [u8]> {
+    match (a, b) {
+        (Some(a), Some(b)) if b.len() > a.len() => Some(b),
+        (None, b) => b,
+        (a, _) => a,
+    }
+}
+
 /// The smaller of two minimum lengths.
 #[inline]
 pub const fn min_min(a: usize, b: usize) -> usize {

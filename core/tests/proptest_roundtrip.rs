@@ -11,7 +11,9 @@
 //! - strict prefixes of the encoding fail with `UnexpectedEnd` at an offset
 //!   within the prefix (all prefixes for short encodings, a sample for long
 //!   ones);
-//! - one appended byte fails with `TrailingBytes { count: 1 }` at the end.
+//! - one appended byte fails with `TrailingBytes { count: 1 }` at the end;
+//! - `encode_around` (the encoding without its longest verbatim run) plus
+//!   that run, put back at its place, gives the same bytes.
 
 use std::fmt::Debug;
 
@@ -198,6 +200,26 @@ fn encode_checked<T: Wire>(value: &T) -> Result<Vec<u8>, TestCaseError> {
                 available: len - 1
             })
         );
+    }
+
+    // Left out around its longest verbatim run, the encoding is the same.
+    match value.verbatim().filter(|r| !r.is_empty()) {
+        Some(run) => {
+            let Some(around) = zerowire::wire::encode_around(value, 1) else {
+                return Err(TestCaseError::fail(
+                    "encode_around refused a value with a run",
+                ));
+            };
+            prop_assert!(std::ptr::eq(around.run, run));
+            prop_assert_eq!(around.rest.len() + run.len(), len);
+            let mut whole = around.rest[..around.at].to_vec();
+            whole.extend_from_slice(run);
+            whole.extend_from_slice(&around.rest[around.at..]);
+            prop_assert_eq!(&whole, &buf);
+            // A run shorter than asked for is not left out.
+            prop_assert!(zerowire::wire::encode_around(value, run.len() + 1).is_none());
+        }
+        None => prop_assert!(zerowire::wire::encode_around(value, 1).is_none()),
     }
 
     // The view validates.

@@ -10,12 +10,12 @@ use std::sync::{Arc, OnceLock};
 use std::task::{ready, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use zerowire::proto::{CloseReason, MethodDesc};
 use zerowire::rpc::{BlockingCaller, ByteStream, CallError, CallOptions, Caller, StreamCall};
 use zerowire::{Encode, FromView, Wire};
 
+use crate::message::Message;
 use crate::runtime;
 
 /// A handle to one connection: call the peer through it ([`Caller`],
@@ -192,7 +192,7 @@ pub(crate) trait Outgoing: Send {
     /// The arguments, until [`started`](Self::started).
     fn args(&self) -> Option<&dyn Encode>;
     /// Large arguments the caller's task encoded already (taken once).
-    fn take_encoded(&mut self) -> Option<Bytes> {
+    fn take_encoded(&mut self) -> Option<Message> {
         None
     }
     /// The arguments are encoded into the send buffer: drop them.
@@ -213,19 +213,6 @@ pub(crate) trait Outgoing: Send {
 /// the small calls on the connection do not wait behind it.
 const LARGE: usize = 64 * 1024;
 
-/// Arguments encoded by the caller's task.
-struct PreEncoded(Bytes);
-
-impl Encode for PreEncoded {
-    fn encoded_len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn encode(&self, buf: &mut [u8]) -> Result<usize, zerowire::EncodeError> {
-        crate::stream::Raw(&self.0).encode(buf)
-    }
-}
-
 /// A reply as the driver hands it to the caller's task.
 enum Received<R> {
     /// Decoded in the driver, straight from the receive buffer.
@@ -236,7 +223,8 @@ enum Received<R> {
 
 struct Typed<A, R> {
     args: Option<A>,
-    pre: Option<PreEncoded>,
+    /// Arguments encoded by the caller's task.
+    pre: Option<Message>,
     reply: oneshot::Sender<Result<Received<R>, CallError>>,
 }
 
@@ -252,8 +240,8 @@ where
         }
     }
 
-    fn take_encoded(&mut self) -> Option<Bytes> {
-        self.pre.take().map(|p| p.0)
+    fn take_encoded(&mut self) -> Option<Message> {
+        self.pre.take()
     }
 
     fn started(&mut self) {
@@ -544,7 +532,8 @@ impl Peer {
         let (tx, rx) = oneshot::channel();
         let token = shared.token();
         let (args, pre) = if args.encoded_len() > LARGE {
-            (None, Some(PreEncoded(Bytes::from(args.encode_to_vec()))))
+            // Its largest byte string stays where it is, in `args`.
+            (None, Some(Message::encode(args)))
         } else {
             (Some(args), None)
         };

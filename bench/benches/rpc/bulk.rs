@@ -335,7 +335,7 @@ pub(super) async fn bench(runs: usize, only: &str) -> String {
     let data = Data::new();
     let mut results: Vec<(BulkSystem, Vec<BulkSample>)> = BulkSystem::ALL
         .iter()
-        .filter(|s| only.is_empty() || only.split(',').any(|o| s.name().starts_with(o)))
+        .filter(|s| zerowire_bench::rpc::selected(only, s.name()))
         .map(|&s| (s, Vec::new()))
         .collect();
     for run in 1..=runs {

@@ -171,6 +171,18 @@ impl System {
     }
 }
 
+/// Whether the system called `name` is selected by `only` (the value of
+/// `RPC_BENCH_ONLY`): every system if it is empty, else those whose name
+/// starts with one of its comma-separated entries, or, for an entry ending
+/// in `$`, equals the entry without the `$`.
+pub fn selected(only: &str, name: &str) -> bool {
+    only.is_empty()
+        || only.split(',').any(|o| match o.strip_suffix('$') {
+            Some(exact) => name == exact,
+            None => name.starts_with(o),
+        })
+}
+
 /// Calls `add3(1, 2, 3)` and fails unless it returns 6.
 pub async fn check<C: Add3>(client: &mut C, system: &str) -> Result<(), String> {
     match client.add3(1, 2, 3).await {
@@ -217,6 +229,15 @@ pub trait WithClient<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_selects_by_prefix_or_whole_name() {
+        assert!(selected("", "zerowire, max_calls 32"));
+        assert!(selected("zerowire", "zerowire, max_calls 32"));
+        assert!(!selected("zerowire$", "zerowire, max_calls 32"));
+        assert!(selected("raw,zerowire$", "zerowire"));
+        assert!(!selected("tarpc", "zerowire"));
+    }
 
     /// 64 concurrent calls on clones of the one client, each checked, then
     /// the byte and write counters.

@@ -13,6 +13,21 @@ pub struct Writer<'a> {
     buf: &'a mut [u8],
     pos: usize,
     overflow: bool,
+    #[cfg(feature = "alloc")]
+    hole: Hole,
+}
+
+/// A run of bytes that a [`Writer`] leaves out instead of copying (see
+/// [`encode_around`](super::encode_around)): it is recognised by its
+/// address and length, and left out once.
+#[cfg(feature = "alloc")]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Hole {
+    addr: usize,
+    /// 0: no hole.
+    len: usize,
+    /// Where the run was left out.
+    at: Option<usize>,
 }
 
 impl<'a> Writer<'a> {
@@ -23,12 +38,44 @@ impl<'a> Writer<'a> {
             buf,
             pos: 0,
             overflow: false,
+            #[cfg(feature = "alloc")]
+            hole: Hole::default(),
         }
+    }
+
+    /// A cursor that leaves `run` out the first time it is `put` (the same
+    /// address and length), remembering where.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    pub(crate) fn leaving_out(buf: &'a mut [u8], run: &[u8]) -> Self {
+        let mut w = Self::new(buf);
+        w.hole = Hole {
+            addr: run.as_ptr().addr(),
+            len: run.len(),
+            at: None,
+        };
+        w
+    }
+
+    /// Where the run of [`leaving_out`](Self::leaving_out) was left out.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    pub(crate) fn left_out_at(&self) -> Option<usize> {
+        self.hole.at
     }
 
     /// Appends `bytes`.
     #[inline]
     pub fn put(&mut self, bytes: &[u8]) {
+        #[cfg(feature = "alloc")]
+        if self.hole.len == bytes.len()
+            && self.hole.len != 0
+            && self.hole.at.is_none()
+            && self.hole.addr == bytes.as_ptr().addr()
+        {
+            self.hole.at = Some(self.pos);
+            return;
+        }
         let end = self.pos.saturating_add(bytes.len());
         match self.buf.get_mut(self.pos..end) {
             Some(dst) => {

@@ -112,6 +112,36 @@ pub trait Wire {
     /// Builds the view from a checked fixed block and its decoded tail.
     fn view<'a>(fixed: &'a Self::Fixed, tail: Self::Tail<'a>) -> Self::View<'a>;
 
+    /// The longest run of bytes that encoding this value writes verbatim,
+    /// as it lies in the value's own heap storage: a byte string's or a
+    /// string's contents, a `Vec` of scalars' items; `None` if it has none.
+    ///
+    /// [`encode_around`] leaves that run out of the encoding, so that a
+    /// transport can send it from where it lies instead of copying it (a
+    /// large `Vec<u8>` argument goes out without a copy). A type that
+    /// returns `Some(run)` writes exactly `run` (the same address and
+    /// length) with one [`Writer::put`] in its `encode_tail`. Structs,
+    /// enums and tuples give their fields' longest run. The default, `None`,
+    /// is always correct; values whose bytes lie inline (arrays, `heapless`
+    /// types, scalars) keep it.
+    #[inline]
+    fn verbatim(&self) -> Option<&[u8]> {
+        None
+    }
+
+    /// [`verbatim`](Wire::verbatim) for a run of items (a `Vec<Self>`'s
+    /// contents): `Some` when [`encode_items`](Wire::encode_items) writes
+    /// exactly these bytes with one [`Writer::put`] (scalars on
+    /// little-endian machines).
+    #[inline]
+    fn items_verbatim(items: &[Self]) -> Option<&[u8]>
+    where
+        Self: Sized,
+    {
+        let _ = items;
+        None
+    }
+
     /// Writes a run of values, each as fixed block ‖ tail (a `Vec`'s items).
     ///
     /// Scalars override this with one copy on little-endian machines.
@@ -189,6 +219,52 @@ pub trait Wire {
     {
         Self::decode_view(bytes).map(Self::from_view)
     }
+}
+
+/// An encoding with its longest verbatim run left out (see
+/// [`encode_around`]): the whole encoding is `rest[..at] ‖ run ‖ rest[at..]`.
+#[cfg(feature = "alloc")]
+#[derive(Debug)]
+pub struct Around<'v> {
+    /// The encoding without the run.
+    pub rest: alloc::vec::Vec<u8>,
+    /// Where the run goes in `rest`.
+    pub at: usize,
+    /// The run, where it lies in the value.
+    pub run: &'v [u8],
+}
+
+/// Encodes `value` without copying its longest verbatim run
+/// ([`Wire::verbatim`]) when that run is at least `min` bytes long:
+/// a transport writes `rest[..at]`, then `run` from where it lies, then
+/// `rest[at..]`, and the peer receives exactly [`Wire::encode_to_vec`]'s
+/// bytes. `None` when the value has no such run, or the encoding does not
+/// come out as its `Wire` impl declares (then encode it whole).
+///
+/// ```
+/// use zerowire::Wire;
+///
+/// let value = (7u32, vec![0xAB_u8; 100_000]);
+/// let around = zerowire::wire::encode_around(&value, 1024).unwrap();
+/// assert_eq!(around.rest.len(), value.encoded_len() - 100_000); // the run is not copied
+/// assert!(core::ptr::eq(around.run, &value.1[..]));
+/// let mut whole = around.rest[..around.at].to_vec();
+/// whole.extend_from_slice(around.run);
+/// whole.extend_from_slice(&around.rest[around.at..]);
+/// assert_eq!(whole, value.encode_to_vec());
+/// ```
+#[cfg(feature = "alloc")]
+pub fn encode_around<T: Wire + ?Sized>(value: &T, min: usize) -> Option<Around<'_>> {
+    let run = value.verbatim().filter(|r| r.len() >= min.max(1))?;
+    let len = value.encoded_len().checked_sub(run.len())?;
+    let mut rest = alloc::vec![0u8; len];
+    let (fixed, tail) = rest.split_at_mut_checked(T::FIXED_LEN)?;
+    let mut fw = Writer::new(fixed);
+    value.encode_fixed(&mut fw);
+    let mut tw = Writer::leaving_out(tail, run);
+    value.encode_tail(&mut tw);
+    let at = T::FIXED_LEN.checked_add(tw.left_out_at()?)?;
+    (fw.is_exactly_full() && tw.is_exactly_full()).then_some(Around { rest, at, run })
 }
 
 /// Something that can be written as a body: every [`Wire`] type, and the

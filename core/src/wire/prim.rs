@@ -35,6 +35,18 @@ macro_rules! scalar {
                 <$ty>::from_le_bytes(zerocopy::transmute!(*fixed))
             }
             #[inline]
+            fn items_verbatim(items: &[Self]) -> Option<&[u8]> {
+                // `encode_items` below writes exactly these bytes with one
+                // `put` on little-endian machines.
+                #[cfg(target_endian = "little")]
+                return Some(zerocopy::IntoBytes::as_bytes(items));
+                #[cfg(not(target_endian = "little"))]
+                {
+                    let _ = items;
+                    None
+                }
+            }
+            #[inline]
             fn encode_items(items: &[Self], w: &mut Writer<'_>) {
                 #[cfg(target_endian = "little")]
                 w.put(zerocopy::IntoBytes::as_bytes(items));
@@ -56,6 +68,13 @@ macro_rules! scalar {
             fn extend_vec(out: &mut alloc::vec::Vec<Self>, items: super::Seq<'de, Self>) {
                 #[cfg(target_endian = "little")]
                 {
+                    // Input that happens to be aligned for `Self` (always
+                    // for bytes): copied straight into the spare capacity,
+                    // without zero-filling it first.
+                    if let Ok(src) = <[$ty] as zerocopy::FromBytes>::ref_from_bytes(items.raw_bytes()) {
+                        out.extend_from_slice(src);
+                        return;
+                    }
                     // Same bytes in memory and on the wire: one copy.
                     let start = out.len();
                     out.resize(start.saturating_add(items.len()), 0 as $ty);

@@ -269,6 +269,11 @@ impl<T: Wire> Wire for alloc::vec::Vec<T> {
     seq_wire_body!(T, None);
 
     #[inline]
+    fn verbatim(&self) -> Option<&[u8]> {
+        T::items_verbatim(self)
+    }
+
+    #[inline]
     fn decode_tail<'a>(
         _: &'a [u8; 0],
         _: usize,
@@ -311,6 +316,10 @@ impl Wire for &[u8] {
     fn encode_tail(&self, w: &mut Writer<'_>) {
         w.put_len(self.len());
         w.put(self);
+    }
+    #[inline]
+    fn verbatim(&self) -> Option<&[u8]> {
+        Some(&self[..])
     }
     #[inline]
     fn decode_tail<'a>(
@@ -357,6 +366,10 @@ impl Wire for bytes::Bytes {
     fn encode_tail(&self, w: &mut Writer<'_>) {
         w.put_len(self.len());
         w.put(self);
+    }
+    #[inline]
+    fn verbatim(&self) -> Option<&[u8]> {
+        Some(&self[..])
     }
     #[inline]
     fn decode_tail<'a>(

@@ -109,6 +109,11 @@ impl Wire for &str {
     str_wire_body!(None);
 
     #[inline]
+    fn verbatim(&self) -> Option<&[u8]> {
+        Some(self.as_bytes())
+    }
+
+    #[inline]
     fn decode_tail<'a>(
         _: &'a [u8; 0],
         _: usize,
@@ -128,6 +133,11 @@ impl<'de: 'b, 'b> FromView<'de> for &'b str {
 #[cfg(feature = "alloc")]
 impl Wire for alloc::string::String {
     str_wire_body!(None);
+
+    #[inline]
+    fn verbatim(&self) -> Option<&[u8]> {
+        Some(self.as_bytes())
+    }
 
     #[inline]
     fn decode_tail<'a>(

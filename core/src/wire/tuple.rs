@@ -48,6 +48,12 @@ macro_rules! tuple_wire {
                 $(self.$i.encode_tail(w);)+
             }
             #[inline]
+            fn verbatim(&self) -> Option<&[u8]> {
+                let run = None;
+                $(let run = crate::__private::longer(run, self.$i.verbatim());)+
+                run
+            }
+            #[inline]
             fn decode_tail<'a>(fixed: &'a Self::Fixed, at: usize, r: &mut Reader<'a>) -> Result<Self::Tail<'a>, DecodeError> {
                 let at_field = at;
                 Ok(($({

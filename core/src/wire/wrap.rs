@@ -19,6 +19,11 @@ impl<T: Wire> Wire for Option<T> {
     const FINGERPRINT: u64 = Fingerprint::new("option").u64(T::FINGERPRINT).finish();
 
     #[inline]
+    fn verbatim(&self) -> Option<&[u8]> {
+        self.as_ref().and_then(T::verbatim)
+    }
+
+    #[inline]
     fn encode_fixed(&self, _: &mut Writer<'_>) {}
     #[inline]
     fn tail_len(&self) -> usize {
@@ -89,6 +94,14 @@ impl<T: Wire, E: Wire> Wire for Result<T, E> {
         .u64(T::FINGERPRINT)
         .u64(E::FINGERPRINT)
         .finish();
+
+    #[inline]
+    fn verbatim(&self) -> Option<&[u8]> {
+        match self {
+            Ok(v) => v.verbatim(),
+            Err(e) => e.verbatim(),
+        }
+    }
 
     #[inline]
     fn encode_fixed(&self, _: &mut Writer<'_>) {}
@@ -174,6 +187,10 @@ impl<T: Wire> Wire for alloc::boxed::Box<T> {
     #[inline]
     fn encode_tail(&self, w: &mut Writer<'_>) {
         T::encode_tail(self, w);
+    }
+    #[inline]
+    fn verbatim(&self) -> Option<&[u8]> {
+        T::verbatim(self)
     }
     #[inline]
     fn decode_tail<'a>(

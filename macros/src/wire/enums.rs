@@ -204,6 +204,7 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
     let mut max_terms = Vec::new();
     let mut tail_len_arms = Vec::new();
     let mut encode_arms = Vec::new();
+    let mut verbatim_arms = Vec::new();
     let mut decode_arms = Vec::new();
     let mut view_arms = Vec::new();
     let mut from_arms = Vec::new();
@@ -233,6 +234,7 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
         let encode_fixed = item("encode_fixed");
         let encode_tail = item("encode_tail");
         let decode_tail = item("decode_tail");
+        let verbatim = item("verbatim");
         let view = item("view");
         let from: Vec<_> = tys.iter().map(|ty| from_view(ty)).collect();
 
@@ -259,6 +261,11 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
             __w.put_varint(#index);
             #(#encode_fixed(#binds, __w);)*
             #(#encode_tail(#binds, __w);)*
+        }));
+        verbatim_arms.push(quote!(#pat => {
+            let __run = ::zerowire::__private::core::option::Option::None;
+            #(let __run = ::zerowire::__private::longer(__run, #verbatim(#binds));)*
+            __run
         }));
         let tail_pat = if tys.is_empty() {
             quote!(#tail_name::#id)
@@ -387,6 +394,12 @@ fn with_data(input: &DeriveInput, data: &DataEnum) -> TokenStream {
             fn encode_tail(&self, __w: &mut ::zerowire::__private::Writer<'_>) {
                 match self {
                     #(#encode_arms)*
+                }
+            }
+            #[inline]
+            fn verbatim(&self) -> ::zerowire::__private::core::option::Option<&[u8]> {
+                match self {
+                    #(#verbatim_arms)*
                 }
             }
             #[inline]

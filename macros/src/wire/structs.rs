@@ -130,6 +130,7 @@ pub(crate) fn expand(input: &DeriveInput, fields: &Fields) -> TokenStream {
     let tail_len = item("tail_len");
     let encode_tail = item("encode_tail");
     let decode_tail = item("decode_tail");
+    let verbatim = item("verbatim");
 
     let debug_g = with_view_debug_bounds(&vg, &tys);
     let debug_where = &debug_g.where_clause;
@@ -214,6 +215,12 @@ pub(crate) fn expand(input: &DeriveInput, fields: &Fields) -> TokenStream {
             #[inline]
             fn encode_tail(&self, __w: &mut ::zerowire::__private::Writer<'_>) {
                 #(#encode_tail(&self.#members, __w);)*
+            }
+            #[inline]
+            fn verbatim(&self) -> ::zerowire::__private::core::option::Option<&[u8]> {
+                let __run = ::zerowire::__private::core::option::Option::None;
+                #(let __run = ::zerowire::__private::longer(__run, #verbatim(&self.#members));)*
+                __run
             }
             #[inline]
             #[allow(unused_variables)]

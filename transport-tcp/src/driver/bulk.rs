@@ -13,13 +13,14 @@ use zerowire::Encode;
 
 use super::handlers::Answer;
 use super::Driver;
+use crate::message::Message;
 use crate::peer::{Context, Counters, OutCall};
 use crate::runtime::{Runtime, Socket as _};
 
 /// An encoded message on its way out in chunks.
 pub(super) struct Upload {
     channel: Channel,
-    body: Bytes,
+    body: Message,
     sent: usize,
     /// The last chunk ends the channel's stream (arguments, a final
     /// result); not for a stream item.
@@ -31,7 +32,7 @@ impl Upload {
     pub(super) fn item(channel: Channel, body: Bytes) -> Self {
         Self {
             channel,
-            body,
+            body: Message::whole(body),
             sent: 0,
             end: false,
         }
@@ -53,15 +54,15 @@ impl Inbound {
     }
 }
 
-/// Encodes `value` into one buffer (the only copy a large message takes on
-/// its way out).
-fn encode(value: &dyn Encode) -> Bytes {
+/// Encodes `value` into one buffer (a copy; arguments are encoded by their
+/// caller's task with their byte strings in place, see [`Message::encode`]).
+fn encode(value: &dyn Encode) -> Message {
     let mut buf = vec![0; value.encoded_len()];
     match value.encode(&mut buf) {
         Ok(n) => buf.truncate(n),
         Err(_) => buf.clear(),
     }
-    Bytes::from(buf)
+    Message::whole(Bytes::from(buf))
 }
 
 impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
@@ -74,7 +75,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         &mut self,
         mut c: OutCall,
         now: proto::Instant,
-    ) -> Result<Option<(CallId, Bytes)>, OutCall> {
+    ) -> Result<Option<(CallId, Message)>, OutCall> {
         let Some(len) = c.call.args().map(|a| a.encoded_len() as u64) else {
             return Ok(None);
         };
@@ -146,8 +147,11 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             let Some(mut up) = self.uploads.pop_front() else {
                 return;
             };
-            let left = up.body.len() - up.sent;
-            let n = self.conn.send_capacity(up.channel).min(left);
+            let len = up.body.len();
+            let left = len - up.sent;
+            // A chunk never spans two parts of the message.
+            let piece = up.body.piece(up.sent, self.conn.send_capacity(up.channel));
+            let n = piece.len();
             if n == 0 && left > 0 {
                 // No credit yet (keep it), or the call ended (drop it).
                 if !self.conn.is_live(up.channel) {
@@ -156,14 +160,14 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 self.uploads.push_back(up);
                 continue;
             }
-            let total = (up.sent == 0).then_some(up.body.len() as u64);
-            let last = up.sent + n == up.body.len();
+            let total = (up.sent == 0).then_some(len as u64);
+            let last = up.sent + n == len;
             match self
                 .conn
                 .send_chunk_spliced(up.channel, total, n, last && up.end)
             {
                 Ok(()) => {
-                    self.splice = up.body.slice(up.sent..up.sent + n);
+                    self.splice = piece;
                     up.sent += n;
                     if !last {
                         self.uploads.push_back(up);

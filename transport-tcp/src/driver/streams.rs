@@ -156,7 +156,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 .streams_out
                 .entry(Channel::Out(id))
                 .or_insert_with(|| StreamOut::new(Feed::Client(Box::pin(EmptyStream))));
-            out.pending.push_front(Vec::from(args));
+            out.pending.push_front(args.into_vec());
         }
         Ok(())
     }
