@@ -4,7 +4,7 @@
 //! own buffer, kept alive by the message), the bytes encoded after it.
 
 use bytes::Bytes;
-use zerowire::{Encode, EncodeError, Wire};
+use zerowire::{Encode, EncodeError};
 
 /// A verbatim run shorter than this is copied with the rest: the parts
 /// around it cost a chunk each.
@@ -16,13 +16,14 @@ pub(crate) struct Message {
     parts: [Bytes; 3],
 }
 
-/// A value that owns the verbatim run of its encoding ([`Wire::verbatim`]):
-/// `Bytes::from_owner` keeps it alive and sends that run in place.
+/// A value that owns the verbatim run of its encoding
+/// ([`Encode::verbatim_part`]): `Bytes::from_owner` keeps it alive and
+/// sends that run in place.
 struct Run<A>(A);
 
-impl<A: Wire> AsRef<[u8]> for Run<A> {
+impl<A: Encode> AsRef<[u8]> for Run<A> {
     fn as_ref(&self) -> &[u8] {
-        self.0.verbatim().unwrap_or_default()
+        self.0.verbatim_part().unwrap_or_default()
     }
 }
 
@@ -36,11 +37,11 @@ impl Message {
 
     /// Encodes `value`, copying everything but its largest verbatim run
     /// (`zerowire::wire::encode_around`), which the message takes over with
-    /// `value` itself: a large `Vec<u8>`, `String` or `Bytes` argument is
-    /// never copied on its way to the socket.
-    pub(crate) fn encode<A: Wire + Send + 'static>(value: A) -> Self {
+    /// `value` itself: a large `Vec<u8>`, `String` or `Bytes` argument or
+    /// result is never copied on its way to the socket.
+    pub(crate) fn encode<A: Encode + Send + 'static>(value: A) -> Self {
         let Some(around) = zerowire::wire::encode_around(&value, MIN_RUN) else {
-            return Self::whole(Bytes::from(value.encode_to_vec()));
+            return Self::copied(&value);
         };
         let (mut rest, at, len) = (Bytes::from(around.rest), around.at, around.run.len());
         let after = rest.split_off(at);
@@ -54,6 +55,17 @@ impl Message {
         Self {
             parts: [rest, run, after],
         }
+    }
+
+    /// `value` encoded into one buffer (empty if its `Encode` impl fails,
+    /// which only an impl whose `encoded_len` disagrees with `encode` does).
+    pub(crate) fn copied(value: &dyn Encode) -> Self {
+        let mut buf = vec![0; value.encoded_len()];
+        match value.encode(&mut buf) {
+            Ok(n) => buf.truncate(n),
+            Err(_) => buf.clear(),
+        }
+        Self::whole(Bytes::from(buf))
     }
 
     /// The message in one buffer (no copy for a message made by
@@ -115,6 +127,7 @@ impl Encode for Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zerowire::Wire;
 
     fn concat(m: &Message) -> Vec<u8> {
         let mut buf = vec![0; m.len()];
@@ -134,6 +147,33 @@ mod tests {
         assert_eq!(m.parts[1].as_ptr(), addr);
         assert_eq!(m.parts[1].len(), 200_000);
         assert!(m.parts[0].len() + m.parts[2].len() < 32);
+    }
+
+    #[zerowire::service]
+    trait Files {
+        fn read(&self, name: String) -> Result<Vec<u8>, String>;
+        fn size(&self, name: String) -> u64;
+    }
+
+    #[test]
+    fn a_large_result_is_sent_from_the_handlers_buffer() {
+        // What a handler's answer is: the generated reply enum.
+        let data = vec![5u8; 100_000];
+        let addr = data.as_ptr();
+        let reply = FilesReply::Read(Ok(data.clone()));
+        let expected = {
+            let mut buf = vec![0; reply.encoded_len()];
+            assert_eq!(reply.encode(&mut buf), Ok(buf.len()));
+            buf
+        };
+        let reply = FilesReply::Read(Ok(data));
+        let m = Message::encode(reply);
+        assert_eq!(concat(&m), expected);
+        assert_eq!(m.parts[1].as_ptr(), addr);
+        // A reply without a byte string is one part.
+        let m = Message::encode(FilesReply::Size(7));
+        assert_eq!(concat(&m), 7u64.encode_to_vec());
+        assert!(m.parts[1].is_empty());
     }
 
     #[test]

@@ -151,4 +151,16 @@ impl<A: Encode, B: Encode> Encode for Either<A, B> {
             Self::Second(b) => b.encode(buf),
         }
     }
+    fn verbatim_part(&self) -> Option<&[u8]> {
+        match self {
+            Self::First(a) => a.verbatim_part(),
+            Self::Second(b) => b.verbatim_part(),
+        }
+    }
+    fn encode_leaving_out(&self, rest: &mut [u8], run: &[u8]) -> Option<usize> {
+        match self {
+            Self::First(a) => a.encode_leaving_out(rest, run),
+            Self::Second(b) => b.encode_leaving_out(rest, run),
+        }
+    }
 }

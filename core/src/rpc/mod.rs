@@ -210,7 +210,7 @@ pub enum Refusal {
 /// four services serve them all on one connection.
 pub trait Service<Cx: ?Sized>: Send + Sync + 'static {
     /// The result of any method, encoded as that method's result type.
-    type Reply: Encode + Send;
+    type Reply: Encode + Send + 'static;
 
     /// The number of methods.
     fn method_count(&self) -> usize;

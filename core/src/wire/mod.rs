@@ -235,7 +235,7 @@ pub struct Around<'v> {
 }
 
 /// Encodes `value` without copying its longest verbatim run
-/// ([`Wire::verbatim`]) when that run is at least `min` bytes long:
+/// ([`Wire::verbatim`], [`Encode::verbatim_part`]) when that run is at least `min` bytes long:
 /// a transport writes `rest[..at]`, then `run` from where it lies, then
 /// `rest[at..]`, and the peer receives exactly [`Wire::encode_to_vec`]'s
 /// bytes. `None` when the value has no such run, or the encoding does not
@@ -254,17 +254,27 @@ pub struct Around<'v> {
 /// assert_eq!(whole, value.encode_to_vec());
 /// ```
 #[cfg(feature = "alloc")]
-pub fn encode_around<T: Wire + ?Sized>(value: &T, min: usize) -> Option<Around<'_>> {
-    let run = value.verbatim().filter(|r| r.len() >= min.max(1))?;
+pub fn encode_around<T: Encode + ?Sized>(value: &T, min: usize) -> Option<Around<'_>> {
+    let run = value.verbatim_part().filter(|r| r.len() >= min.max(1))?;
     let len = value.encoded_len().checked_sub(run.len())?;
     let mut rest = alloc::vec![0u8; len];
+    let at = value.encode_leaving_out(&mut rest, run)?;
+    Some(Around { rest, at, run })
+}
+
+/// [`Encode::encode_leaving_out`] of a [`Wire`] value.
+#[cfg(feature = "alloc")]
+fn leave_out<T: Wire + ?Sized>(value: &T, rest: &mut [u8], run: &[u8]) -> Option<usize> {
+    if run.is_empty() {
+        return None;
+    }
     let (fixed, tail) = rest.split_at_mut_checked(T::FIXED_LEN)?;
     let mut fw = Writer::new(fixed);
     value.encode_fixed(&mut fw);
     let mut tw = Writer::leaving_out(tail, run);
     value.encode_tail(&mut tw);
     let at = T::FIXED_LEN.checked_add(tw.left_out_at()?)?;
-    (fw.is_exactly_full() && tw.is_exactly_full()).then_some(Around { rest, at, run })
+    (fw.is_exactly_full() && tw.is_exactly_full()).then_some(at)
 }
 
 /// Something that can be written as a body: every [`Wire`] type, and the
@@ -274,6 +284,24 @@ pub trait Encode {
     fn encoded_len(&self) -> usize;
     /// Encodes into the front of `buf` and returns the number of bytes written.
     fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError>;
+
+    /// The longest run of bytes the encoding writes verbatim from the
+    /// value's heap storage ([`Wire::verbatim`]); `None` by default.
+    #[inline]
+    fn verbatim_part(&self) -> Option<&[u8]> {
+        None
+    }
+
+    /// Encodes everything but `run` (which must be
+    /// [`verbatim_part`](Encode::verbatim_part)'s run) into `rest`, exactly
+    /// `encoded_len() - run.len()` bytes, and returns where the run goes
+    /// (see [`encode_around`]). `None` if the value cannot: the default,
+    /// and always without the `alloc` feature.
+    #[inline]
+    fn encode_leaving_out(&self, rest: &mut [u8], run: &[u8]) -> Option<usize> {
+        let _ = (rest, run);
+        None
+    }
 }
 
 impl<T: Wire> Encode for T {
@@ -284,6 +312,15 @@ impl<T: Wire> Encode for T {
     #[inline]
     fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
         Wire::encode(self, buf)
+    }
+    #[inline]
+    fn verbatim_part(&self) -> Option<&[u8]> {
+        Wire::verbatim(self)
+    }
+    #[cfg(feature = "alloc")]
+    #[inline]
+    fn encode_leaving_out(&self, rest: &mut [u8], run: &[u8]) -> Option<usize> {
+        leave_out(self, rest, run)
     }
 }
 

@@ -232,6 +232,16 @@ fn reply_enum(def: &ServiceDef, names: &Names) -> TokenStream {
                     #(Self::#variants(v) => ::zerowire::Encode::encode(v, buf),)*
                 }
             }
+            fn verbatim_part(&self) -> ::core::option::Option<&[u8]> {
+                match self {
+                    #(Self::#variants(v) => ::zerowire::Encode::verbatim_part(v),)*
+                }
+            }
+            fn encode_leaving_out(&self, rest: &mut [u8], run: &[u8]) -> ::core::option::Option<usize> {
+                match self {
+                    #(Self::#variants(v) => ::zerowire::Encode::encode_leaving_out(v, rest, run),)*
+                }
+            }
         }
     }
 }

@@ -54,17 +54,6 @@ impl Inbound {
     }
 }
 
-/// Encodes `value` into one buffer (a copy; arguments are encoded by their
-/// caller's task with their byte strings in place, see [`Message::encode`]).
-fn encode(value: &dyn Encode) -> Message {
-    let mut buf = vec![0; value.encoded_len()];
-    match value.encode(&mut buf) {
-        Ok(n) => buf.truncate(n),
-        Err(_) => buf.clear(),
-    }
-    Message::whole(Bytes::from(buf))
-}
-
 impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     /// Opens a call whose request travels as DATA (arguments too large
     /// for one frame, or a request stream): checks the arguments against
@@ -91,7 +80,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             Ok(id) => {
                 let body = match c.call.take_encoded() {
                     Some(body) => body,
-                    None => c.call.args().map(encode).unwrap_or_default(),
+                    None => c.call.args().map(Message::copied).unwrap_or_default(),
                 };
                 self.track(c, id);
                 Ok(Some((id, body)))
@@ -119,8 +108,9 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         Ok(())
     }
 
-    /// Answers a peer's call with a result too large for one frame.
-    pub(super) fn answer_chunked(&mut self, call: IncomingCall, reply: &dyn Encode) {
+    /// Answers a peer's call with a result too large for one frame. Its
+    /// largest byte string is sent from where it lies ([`Message::encode`]).
+    pub(super) fn answer_chunked(&mut self, call: IncomingCall, reply: S::Reply) {
         let len = reply.encoded_len() as u64;
         if len > self.peer_max_message {
             let mut text = [0; 48];
@@ -132,7 +122,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         }
         self.uploads.push_back(Upload {
             channel: Channel::In(call),
-            body: encode(reply),
+            body: Message::encode(reply),
             sent: 0,
             end: true,
         });
@@ -288,11 +278,11 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     }
 
     /// A handler's answer that does not fit in one frame.
-    pub(super) fn chunk_answer(&mut self, call: IncomingCall, answer: &Answer<S::Reply>) {
+    pub(super) fn chunk_answer(&mut self, call: IncomingCall, answer: Answer<S::Reply>) {
         match answer {
             Answer::Reply(reply) => self.answer_chunked(call, reply),
             Answer::Error(code, message) => {
-                let _ = self.conn.reply_error(call, *code, message);
+                let _ = self.conn.reply_error(call, code, &message);
             }
         }
     }

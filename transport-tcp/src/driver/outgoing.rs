@@ -159,13 +159,13 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         };
         match result {
             Err(ReplyError::Backpressure) if self.never_fits() => {
-                self.chunk_answer(done.call, &done.answer);
+                self.chunk_answer(done.call, done.answer);
                 Ok(())
             }
             Err(ReplyError::Backpressure) => Err(done),
             // Too large for one frame: it goes in chunks.
             Err(ReplyError::TooLarge { .. }) => {
-                self.chunk_answer(done.call, &done.answer);
+                self.chunk_answer(done.call, done.answer);
                 Ok(())
             }
             // Sent, or the call was cancelled meanwhile.
