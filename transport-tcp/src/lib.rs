@@ -129,8 +129,6 @@ mod driver;
 #[cfg(any(feature = "tokio", feature = "smol"))]
 mod listener;
 #[cfg(any(feature = "tokio", feature = "smol"))]
-mod message;
-#[cfg(any(feature = "tokio", feature = "smol"))]
 mod peer;
 #[cfg(any(feature = "tokio", feature = "smol"))]
 mod runtime;

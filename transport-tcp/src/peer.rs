@@ -15,8 +15,8 @@ use zerowire::proto::{CloseReason, MethodDesc};
 use zerowire::rpc::{BlockingCaller, ByteStream, CallError, CallOptions, Caller, StreamCall};
 use zerowire::{Encode, FromView, Wire};
 
-use crate::message::Message;
 use crate::runtime;
+use zerowire::rpc::Message;
 
 /// A handle to one connection: call the peer through it ([`Caller`],
 /// [`BlockingCaller`]), watch or close the connection.
@@ -533,7 +533,12 @@ impl Peer {
         let token = shared.token();
         let (args, pre) = if args.encoded_len() > LARGE {
             // Its largest byte string stays where it is, in `args`.
-            (None, Some(Message::encode(args)))
+            let message = Message::encode(args).map_err(|_| {
+                CallError::Internal(zerowire::rpc::ErrorText::new(
+                    "the arguments did not encode",
+                ))
+            })?;
+            (None, Some(message))
         } else {
             (Some(args), None)
         };

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 
 use tokio::sync::mpsc;
-use zerowire::rpc::{BoxFuture, CallError, SinkBackend, SourceBackend};
-use zerowire::{Encode, EncodeError};
+use zerowire::rpc::{BoxFuture, CallError, Message, SinkBackend, SourceBackend};
 
 use crate::peer::{Command, Shared};
 
@@ -45,19 +44,19 @@ impl SourceBackend for ItemSource {
 /// A handler's reply stream: items wait in a queue of one for the driver,
 /// which takes them as the caller's credit and the send buffer allow.
 pub(crate) struct ItemSink {
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<Message>,
 }
 
 impl ItemSink {
     /// A sink and the receiver the driver pulls from.
-    pub(crate) fn new() -> (Self, mpsc::Receiver<Vec<u8>>) {
+    pub(crate) fn new() -> (Self, mpsc::Receiver<Message>) {
         let (tx, rx) = mpsc::channel(1);
         (Self { tx }, rx)
     }
 }
 
 impl SinkBackend for ItemSink {
-    fn send(&mut self, message: Vec<u8>) -> BoxFuture<'_, Result<(), CallError>> {
+    fn send(&mut self, message: Message) -> BoxFuture<'_, Result<(), CallError>> {
         Box::pin(async move {
             // The driver drops the receiver when the call ends: cancelled
             // by the caller, or the connection closed.
@@ -66,25 +65,5 @@ impl SinkBackend for ItemSink {
                 .await
                 .map_err(|_| CallError::Cancelled)
         })
-    }
-}
-
-/// Bytes that are already an encoded message, as a message body.
-pub(crate) struct Raw<'a>(pub(crate) &'a [u8]);
-
-impl Encode for Raw<'_> {
-    fn encoded_len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        let n = self.0.len();
-        let available = buf.len();
-        let dst = buf.get_mut(..n).ok_or(EncodeError::BufferTooSmall {
-            needed: n,
-            available,
-        })?;
-        dst.copy_from_slice(self.0);
-        Ok(n)
     }
 }

@@ -450,12 +450,17 @@ fn report(runs: usize, results: &[(BulkSystem, Vec<BulkSample>)]) -> String {
         BulkSystem::ZerowireFnBytes,
         BulkSystem::ZerowireBigChunks,
         BulkSystem::ZerowireStream,
+        BulkSystem::ZerowireStreamBigChunks,
     ];
     let _ = write!(o, "\n| zerowire against |");
     for z in zws {
         let _ = write!(o, " {} | verdict |", code(z.name()));
     }
-    let _ = writeln!(o, "\n|---|---:|---|---:|---|---:|---|---:|---|");
+    let _ = write!(o, "\n|---|");
+    for _ in zws {
+        let _ = write!(o, "---:|---|");
+    }
+    let _ = writeln!(o);
     let fmt = |(r, lo, hi): (f64, f64, f64)| format!("{r:.2}x (runs {lo:.2}–{hi:.2}x)");
     let peers: [(BulkSystem, &str, Option<f64>); 4] = [
         (BulkSystem::Raw, ">= 0.8x", Some(0.8)),

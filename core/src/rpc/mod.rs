@@ -13,12 +13,16 @@
 mod compose;
 mod error;
 #[cfg(feature = "alloc")]
+mod message;
+#[cfg(feature = "alloc")]
 mod stream;
 
 #[cfg(not(feature = "alloc"))]
 pub use self::no_alloc::{Sink, Source};
 pub use compose::Either;
 pub use error::{CallError, ErrorText};
+#[cfg(feature = "alloc")]
+pub use message::Message;
 #[cfg(feature = "alloc")]
 pub use stream::{
     encode_stream, BoxFuture, ByteStream, DecodeResult, Sink, SinkBackend, Source, SourceBackend,

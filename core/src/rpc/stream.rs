@@ -11,7 +11,6 @@
 //! [`Caller::call_streaming`]: super::Caller::call_streaming
 
 use alloc::boxed::Box;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::convert::Infallible;
 use core::fmt;
@@ -22,14 +21,15 @@ use core::task::{Context, Poll};
 
 pub use futures_core::Stream;
 
-use super::CallError;
+use super::{CallError, Message};
 use crate::wire::{Encode, FromView};
 
 /// A future of the transport, boxed (streams are a heap feature).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A stream of encoded messages, boxed.
-pub type ByteStream = Pin<Box<dyn Stream<Item = Vec<u8>> + Send>>;
+/// A stream of encoded messages, boxed. Each keeps its largest byte string
+/// in the item it came from ([`Message::encode`]).
+pub type ByteStream = Pin<Box<dyn Stream<Item = Message> + Send>>;
 
 /// The transport side of a [`Sink`]: queues encoded messages on one call's
 /// stream, waiting while the peer's credit or the connection's send buffer
@@ -39,7 +39,7 @@ pub trait SinkBackend: Send {
     /// holds at most a message or two ahead of the connection). `Err` once
     /// the stream can no longer be sent: the call was cancelled or the
     /// connection ended.
-    fn send(&mut self, message: Vec<u8>) -> BoxFuture<'_, Result<(), CallError>>;
+    fn send(&mut self, message: Message) -> BoxFuture<'_, Result<(), CallError>>;
 }
 
 /// The transport side of a [`Source`]: the encoded messages of one call's
@@ -70,18 +70,10 @@ impl fmt::Debug for Streams {
     }
 }
 
-/// Encodes `value` into a buffer of its own.
-pub(crate) fn encode_to_vec(value: &(impl Encode + ?Sized)) -> Result<Vec<u8>, CallError> {
-    let mut buf = vec![0; value.encoded_len()];
-    match value.encode(&mut buf) {
-        Ok(n) => {
-            buf.truncate(n);
-            Ok(buf)
-        }
-        Err(_) => Err(CallError::Internal(super::ErrorText::new(
-            "a stream item did not encode",
-        ))),
-    }
+/// Encodes a stream item, its largest byte string left in place.
+fn encode_item<T: Encode + Send + 'static>(item: T) -> Result<Message, CallError> {
+    Message::encode(item)
+        .map_err(|_| CallError::Internal(super::ErrorText::new("a stream item did not encode")))
 }
 
 /// Sends a stream of `T`s: a handler's reply stream (a `out: Sink<T>`
@@ -107,11 +99,15 @@ impl<T: Encode> Sink<T> {
     }
 
     /// Encodes `item` and queues it on the stream; waits while the receiver
-    /// has no room for it.
-    pub async fn send(&mut self, item: T) -> Result<(), CallError> {
-        let bytes = encode_to_vec(&item)?;
-        drop(item);
-        self.backend.send(bytes).await
+    /// has no room for it. The item's largest byte string (a `Bytes` or
+    /// `Vec<u8>` frame, say) is not copied: the message keeps the item
+    /// until that string is written to the connection.
+    pub async fn send(&mut self, item: T) -> Result<(), CallError>
+    where
+        T: Send + 'static,
+    {
+        let message = encode_item(item)?;
+        self.backend.send(message).await
     }
 }
 
@@ -347,23 +343,24 @@ impl<T, V, E> fmt::Debug for Streaming<T, V, E> {
 pub fn encode_stream<S>(items: S) -> ByteStream
 where
     S: Stream + Send + 'static,
-    S::Item: Encode,
+    S::Item: Encode + Send + 'static,
 {
     struct Encoded<S>(Pin<Box<S>>);
     impl<S> Stream for Encoded<S>
     where
         S: Stream + Send,
-        S::Item: Encode,
+        S::Item: Encode + Send + 'static,
     {
-        type Item = Vec<u8>;
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
+        type Item = Message;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
             loop {
                 match self.0.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => {
                         // An item that does not encode (a broken `Encode`
-                        // impl) is skipped rather than sent malformed.
-                        if let Ok(bytes) = encode_to_vec(&item) {
-                            return Poll::Ready(Some(bytes));
+                        // impl) is skipped rather than sent malformed. Its
+                        // largest byte string stays in the item.
+                        if let Ok(message) = encode_item(item) {
+                            return Poll::Ready(Some(message));
                         }
                     }
                     Poll::Ready(None) => return Poll::Ready(None),

@@ -6,16 +6,15 @@
 //! the reassembly buffer, allocated once at the message's announced size
 //! (bounded by `max_message`).
 
-use bytes::Bytes;
 use zerowire::proto::{self, CallId, Channel, ErrorCode, IncomingCall, SendError};
 use zerowire::rpc::{CallError, Service};
 use zerowire::Encode;
 
 use super::handlers::Answer;
 use super::Driver;
-use crate::message::Message;
 use crate::peer::{Context, Counters, OutCall};
 use crate::runtime::{Runtime, Socket as _};
+use zerowire::rpc::Message;
 
 /// An encoded message on its way out in chunks.
 pub(super) struct Upload {
@@ -29,10 +28,10 @@ pub(super) struct Upload {
 
 impl Upload {
     /// A stream item too large for one frame.
-    pub(super) fn item(channel: Channel, body: Bytes) -> Self {
+    pub(super) fn item(channel: Channel, body: Message) -> Self {
         Self {
             channel,
-            body: Message::whole(body),
+            body,
             sent: 0,
             end: false,
         }
@@ -80,7 +79,14 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             Ok(id) => {
                 let body = match c.call.take_encoded() {
                     Some(body) => body,
-                    None => c.call.args().map(Message::copied).unwrap_or_default(),
+                    // Encodes as the arguments' `Encode` impl says (an
+                    // impl that breaks its own length sends an empty body,
+                    // which the callee refuses as a bad request).
+                    None => c
+                        .call
+                        .args()
+                        .and_then(|a| Message::copied(a).ok())
+                        .unwrap_or_default(),
                 };
                 self.track(c, id);
                 Ok(Some((id, body)))
@@ -122,7 +128,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         }
         self.uploads.push_back(Upload {
             channel: Channel::In(call),
-            body: Message::encode(reply),
+            body: Message::encode(reply).unwrap_or_default(),
             sent: 0,
             end: true,
         });

@@ -15,17 +15,16 @@ use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::task::{Context as TaskCx, Poll};
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use zerowire::proto::{self, CallId, Channel, ErrorCode, IncomingCall, SendError, StreamKind};
-use zerowire::rpc::{ByteStream, CallError, Service, Stream, Streams};
+use zerowire::rpc::{ByteStream, CallError, Message, Service, Stream, Streams};
 
 use super::bulk::Upload;
 use super::handlers::Done;
 use super::Driver;
 use crate::peer::{Context, Counters, OutStream, Shared};
 use crate::runtime::{Runtime, Task as _};
-use crate::stream::{Item, ItemSink, ItemSource, Raw};
+use crate::stream::{Item, ItemSink, ItemSource};
 
 /// A received stream: where its items go and what is owed to the sender.
 pub(super) struct StreamIn {
@@ -56,14 +55,14 @@ pub(super) enum Feed {
     /// A client's request stream.
     Client(ByteStream),
     /// A handler's `Sink`.
-    Server(mpsc::Receiver<Vec<u8>>),
+    Server(mpsc::Receiver<Message>),
 }
 
 /// A stream being sent.
 pub(super) struct StreamOut<R> {
     feed: Feed,
     /// Messages taken from the feed (or the arguments) and not sent yet.
-    pending: VecDeque<Vec<u8>>,
+    pending: VecDeque<Message>,
     /// A message of this stream is going out in chunks.
     pub(super) busy: bool,
     /// The feed has ended.
@@ -156,7 +155,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 .streams_out
                 .entry(Channel::Out(id))
                 .or_insert_with(|| StreamOut::new(Feed::Client(Box::pin(EmptyStream))));
-            out.pending.push_front(args.into_vec());
+            out.pending.push_front(args);
         }
         Ok(())
     }
@@ -333,14 +332,13 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             self.fail_stream(channel, len, now);
             return Step::Idle;
         }
-        match self.conn.send_message(channel, &Raw(&message), false) {
+        match self.conn.send_message(channel, &message, false) {
             Ok(()) => Step::Sent,
             Err(SendError::TooLarge { .. }) => {
                 if let Some(o) = self.streams_out.get_mut(&channel) {
                     o.busy = true;
                 }
-                self.uploads
-                    .push_back(Upload::item(channel, Bytes::from(message)));
+                self.uploads.push_back(Upload::item(channel, message));
                 Step::Sent
             }
             Err(SendError::Backpressure | SendError::NoCredit) => {
@@ -434,9 +432,9 @@ pub(super) fn forget_call<R>(
 struct EmptyStream;
 
 impl Stream for EmptyStream {
-    type Item = Vec<u8>;
+    type Item = Message;
 
-    fn poll_next(self: Pin<&mut Self>, _: &mut TaskCx<'_>) -> Poll<Option<Vec<u8>>> {
+    fn poll_next(self: Pin<&mut Self>, _: &mut TaskCx<'_>) -> Poll<Option<Message>> {
         Poll::Ready(None)
     }
 }

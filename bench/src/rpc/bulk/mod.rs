@@ -187,6 +187,8 @@ pub enum BulkSystem {
     /// zerowire, (b) as one call with a `Source<Bytes>` request stream; (a)
     /// and (c) not measured.
     ZerowireStream,
+    /// The stream with `max_chunk` 1 MiB and `initial_credit` 4 MiB.
+    ZerowireStreamBigChunks,
     /// Raw TCP, length-prefixed frames.
     Raw,
     /// tarpc, `Vec<u8>` argument (serde: a sequence of `u8`).
@@ -199,11 +201,12 @@ pub enum BulkSystem {
 
 impl BulkSystem {
     /// Every bulk system.
-    pub const ALL: [BulkSystem; 8] = [
+    pub const ALL: [BulkSystem; 9] = [
         BulkSystem::Zerowire,
         BulkSystem::ZerowireFnBytes,
         BulkSystem::ZerowireBigChunks,
         BulkSystem::ZerowireStream,
+        BulkSystem::ZerowireStreamBigChunks,
         BulkSystem::Raw,
         BulkSystem::Tarpc,
         BulkSystem::TarpcBytes,
@@ -222,6 +225,9 @@ impl BulkSystem {
             }
             BulkSystem::ZerowireStream => {
                 "zerowire stream: (b) as one call with a Source<Bytes> request stream"
+            }
+            BulkSystem::ZerowireStreamBigChunks => {
+                "zerowire stream big chunks: the stream, max_chunk 1 MiB, credit 4 MiB"
             }
             BulkSystem::Raw => "raw TCP (length-prefixed writev)",
             BulkSystem::Tarpc => "tarpc 0.38 (Vec<u8> arg; (b): calls, 8 in flight)",
@@ -248,6 +254,9 @@ where
         BulkSystem::ZerowireFnBytes => run(zw::start_bytes().await?, f, system).await,
         BulkSystem::ZerowireBigChunks => run(zw::start_bytes_big_chunks().await?, f, system).await,
         BulkSystem::ZerowireStream => run(zw::start_stream().await?, f, system).await,
+        BulkSystem::ZerowireStreamBigChunks => {
+            run(zw::start_stream_big_chunks().await?, f, system).await
+        }
         BulkSystem::Raw => run(raw::start().await?, f, system).await,
         BulkSystem::Tarpc => run(tarpc_bulk::start_vec().await?, f, system).await,
         BulkSystem::TarpcBytes => run(tarpc_bulk::start_bytes().await?, f, system).await,

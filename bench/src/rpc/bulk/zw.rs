@@ -253,6 +253,22 @@ pub async fn start_stream() -> Result<Running<ZwStreamClient>, String> {
     })
 }
 
+/// As [`start_stream`], with [`BIG_CHUNK`] chunks and [`BIG_CREDIT`] of
+/// credit per call on both ends.
+pub async fn start_stream_big_chunks() -> Result<Running<ZwStreamClient>, String> {
+    let r = start_peer(Config {
+        max_chunk: BIG_CHUNK,
+        initial_credit: BIG_CREDIT,
+        ..config()
+    })
+    .await?;
+    Ok(Running {
+        client: ZwStreamClient(r.client),
+        meter: r.meter,
+        tasks: r.tasks,
+    })
+}
+
 async fn start_peer(config: Config) -> Result<Running<ZwBulkClient<Peer>>, String> {
     let listener = Listener::bind("127.0.0.1:0", config.clone())
         .await
