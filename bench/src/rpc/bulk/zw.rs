@@ -208,62 +208,51 @@ pub fn config() -> Config {
 /// Starts a zerowire bulk server on `127.0.0.1:0` and connects one client
 /// (of the `async fn upload(Vec<u8>)` method).
 pub async fn start() -> Result<Running<ZwClient>, String> {
-    let r = start_peer(config()).await?;
-    Ok(Running {
-        client: ZwClient(r.client),
-        meter: r.meter,
-        tasks: r.tasks,
-    })
+    start_with(config(), ZwClient).await
 }
 
 /// The same server and client, calling the plain `fn upload_bytes(Bytes)`.
 pub async fn start_bytes() -> Result<Running<ZwBytesClient>, String> {
-    let r = start_peer(config()).await?;
-    Ok(Running {
-        client: ZwBytesClient(r.client),
-        meter: r.meter,
-        tasks: r.tasks,
-    })
+    start_with(config(), ZwBytesClient).await
 }
 
 /// As [`start_bytes`], with [`BIG_CHUNK`] chunks and [`BIG_CREDIT`] of
 /// credit per call on both ends: fewer, larger writes, more bytes in
 /// flight ahead of a small call.
 pub async fn start_bytes_big_chunks() -> Result<Running<ZwBytesClient>, String> {
-    let r = start_peer(Config {
-        max_chunk: BIG_CHUNK,
-        initial_credit: BIG_CREDIT,
-        ..config()
-    })
-    .await?;
-    Ok(Running {
-        client: ZwBytesClient(r.client),
-        meter: r.meter,
-        tasks: r.tasks,
-    })
+    start_with(big_chunks(), ZwBytesClient).await
 }
 
 /// The same server and client, streaming (b) through `stream(Source<Bytes>)`.
 pub async fn start_stream() -> Result<Running<ZwStreamClient>, String> {
-    let r = start_peer(config()).await?;
-    Ok(Running {
-        client: ZwStreamClient(r.client),
-        meter: r.meter,
-        tasks: r.tasks,
-    })
+    start_with(config(), ZwStreamClient).await
 }
 
 /// As [`start_stream`], with [`BIG_CHUNK`] chunks and [`BIG_CREDIT`] of
 /// credit per call on both ends.
 pub async fn start_stream_big_chunks() -> Result<Running<ZwStreamClient>, String> {
-    let r = start_peer(Config {
+    start_with(big_chunks(), ZwStreamClient).await
+}
+
+/// The bulk configuration with [`BIG_CHUNK`] chunks and [`BIG_CREDIT`] of
+/// credit per call.
+fn big_chunks() -> Config {
+    Config {
         max_chunk: BIG_CHUNK,
         initial_credit: BIG_CREDIT,
         ..config()
-    })
-    .await?;
+    }
+}
+
+/// A server and client with `config`, called through the wrapper `client`
+/// makes of the generated client.
+async fn start_with<C>(
+    config: Config,
+    client: fn(ZwBulkClient<Peer>) -> C,
+) -> Result<Running<C>, String> {
+    let r = start_peer(config).await?;
     Ok(Running {
-        client: ZwStreamClient(r.client),
+        client: client(r.client),
         meter: r.meter,
         tasks: r.tasks,
     })
