@@ -22,7 +22,7 @@ fn a_large_byte_argument_is_sent_from_the_callers_buffer() {
     let m = Message::encode(value).unwrap();
     assert_eq!(concat(&m), expected);
     // Three parts; the middle one is the caller's buffer itself, not a copy.
-    let parts: Vec<&Bytes> = m.parts().collect();
+    let parts: Vec<&[u8]> = m.parts().collect();
     assert_eq!(parts.len(), 3);
     assert_eq!(parts[1].as_ptr(), addr);
     assert_eq!(parts[1].len(), 200_000);
@@ -63,37 +63,25 @@ fn a_large_result_is_sent_from_the_handlers_buffer() {
 }
 
 #[test]
-fn pieces_never_span_parts_and_cover_the_message() {
-    let value = (vec![1u8; 50_000], vec![2u16; 3]);
+fn into_parts_gives_the_encoding_the_place_and_the_owner() {
+    let data = vec![1u8; 50_000];
+    let addr = data.as_ptr();
+    let value = (data, vec![2u16; 3]);
     let expected = value.encode_to_vec();
     let m = Message::encode(value).unwrap();
     // The length before the bytes, the bytes, the `u16`s after them.
     assert_eq!(m.parts().count(), 3);
-    let bounds: Vec<usize> = m
-        .parts()
-        .scan(0, |end, p| {
-            *end += p.len();
-            Some(*end)
-        })
-        .collect();
-    for max in [1, 7, 4096, 50_000, 1 << 20] {
-        let mut got = Vec::new();
-        let mut at = 0;
-        loop {
-            let p = m.piece(at, max);
-            if p.is_empty() {
-                break;
-            }
-            assert!(p.len() <= max);
-            // Never across the end of a part.
-            assert!(bounds.iter().all(|&b| at >= b || at + p.len() <= b));
-            got.extend_from_slice(&p);
-            at += p.len();
-        }
-        assert_eq!(got, expected, "max {max}");
-    }
-    assert!(m.piece(0, 0).is_empty());
-    assert!(m.piece(m.len(), 10).is_empty());
+    let (rest, at, owner) = m.into_parts();
+    let owner = owner.expect("the run is left out");
+    let run: &[u8] = (*owner).as_ref();
+    assert_eq!(run.as_ptr(), addr);
+    let mut whole = rest[..at].to_vec();
+    whole.extend_from_slice(run);
+    whole.extend_from_slice(&rest[at..]);
+    assert_eq!(whole, expected);
+    // A whole message has no owner and is all `rest`.
+    let (rest, at, owner) = Message::whole(b"abc".to_vec()).into_parts();
+    assert_eq!((&rest[..], at, owner.is_none()), (&b"abc"[..], 3, true));
 }
 
 #[test]

@@ -129,6 +129,8 @@ mod driver;
 #[cfg(any(feature = "tokio", feature = "smol"))]
 mod listener;
 #[cfg(any(feature = "tokio", feature = "smol"))]
+mod outbound;
+#[cfg(any(feature = "tokio", feature = "smol"))]
 mod peer;
 #[cfg(any(feature = "tokio", feature = "smol"))]
 mod runtime;

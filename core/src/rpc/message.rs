@@ -2,11 +2,15 @@
 //! largest byte string is sent from where it lies instead of being copied:
 //! the bytes encoded before that string, the string itself (the sender's
 //! own buffer, kept alive by the message), the bytes encoded after it.
+//!
+//! Nothing here needs atomics or the `bytes` crate, so it builds wherever
+//! `alloc` does (`thumbv6m-none-eabi` included); a transport turns the parts
+//! into its own shared buffers ([`Message::into_parts`]).
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
-
-use bytes::Bytes;
+use core::fmt;
 
 use crate::wire::{encode_around, Encode, EncodeError};
 
@@ -14,15 +18,20 @@ use crate::wire::{encode_around, Encode, EncodeError};
 /// around it cost a chunk each.
 const MIN_RUN: usize = 16 * 1024;
 
+/// The owner of a message's middle part: the encoded value itself, whose
+/// `as_ref` is the run [`Message::encode`] left out of the copy.
+pub type RunOwner = Box<dyn AsRef<[u8]> + Send>;
+
 /// An encoded message (a large argument or result, a stream item) in up to
 /// three parts; the peer receives their concatenation, exactly the bytes
 /// [`Encode::encode`] writes.
 ///
 /// [`Message::encode`] leaves the value's largest byte string
 /// ([`Wire::verbatim`](crate::Wire::verbatim)) where it lies: the message
-/// owns the value, and the middle part is a [`Bytes`] over its buffer. A
-/// transport sends the parts with vectored writes, so a 1 MiB `Vec<u8>` or
-/// `Bytes` goes from the sender's buffer to the socket with no copy.
+/// owns the value, and its middle part is that string in the value's own
+/// buffer. A transport sends the parts with vectored writes, so a 1 MiB
+/// `Vec<u8>` or `Bytes` goes from the sender's buffer to the socket with no
+/// copy.
 ///
 /// ```
 /// use zerowire::{rpc::Message, Wire};
@@ -35,14 +44,18 @@ const MIN_RUN: usize = 16 * 1024;
 /// assert!(message.parts().any(|p| p.as_ptr() == at)); // the buffer itself
 /// assert_eq!(message.into_vec(), expected);
 /// ```
-#[derive(Debug, Default, Clone)]
+#[derive(Default)]
 pub struct Message {
-    parts: [Bytes; 3],
+    /// The encoding without the run.
+    rest: Vec<u8>,
+    /// Where the run goes in `rest`.
+    at: usize,
+    /// The value that holds the run, if one was left out.
+    run: Option<RunOwner>,
 }
 
 /// A value that owns the verbatim run of its encoding
-/// ([`Encode::verbatim_part`]): `Bytes::from_owner` keeps it alive and
-/// sends that run in place.
+/// ([`Encode::verbatim_part`]).
 struct Run<A>(A);
 
 impl<A: Encode> AsRef<[u8]> for Run<A> {
@@ -53,21 +66,28 @@ impl<A: Encode> AsRef<[u8]> for Run<A> {
 
 impl From<Vec<u8>> for Message {
     fn from(bytes: Vec<u8>) -> Self {
-        Self::whole(Bytes::from(bytes))
+        Self::whole(bytes)
     }
 }
 
-impl From<Bytes> for Message {
-    fn from(bytes: Bytes) -> Self {
-        Self::whole(bytes)
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [before, run, after] = self.slices();
+        f.debug_struct("Message")
+            .field("before", &before.len())
+            .field("run", &run.len())
+            .field("after", &after.len())
+            .finish()
     }
 }
 
 impl Message {
     /// A message already encoded in one buffer.
-    pub fn whole(bytes: Bytes) -> Self {
+    pub fn whole(bytes: Vec<u8>) -> Self {
         Self {
-            parts: [bytes, Bytes::new(), Bytes::new()],
+            at: bytes.len(),
+            rest: bytes,
+            run: None,
         }
     }
 
@@ -83,17 +103,16 @@ impl Message {
         let Some(around) = encode_around(&value, MIN_RUN) else {
             return Self::copied(&value);
         };
-        let (mut rest, at, len) = (Bytes::from(around.rest), around.at, around.run.len());
-        let after = rest.split_off(at);
+        let (rest, at) = (around.rest, around.at);
         // The run's bytes do not move with `value` (they are on the heap),
-        // and `verbatim` gives the same run again: `run` is what
-        // `encode_around` left out. A `Wire` impl that broke that promise
-        // would send a body its peer cannot decode (a typed error there),
-        // never bytes of the wrong length for the message.
-        let run = Bytes::from_owner(Run(value));
-        debug_assert_eq!(run.len(), len, "Wire::verbatim changed between two calls");
+        // and `verbatim_part` gives the same run again: the middle part is
+        // what `encode_around` left out. A `Wire` impl that broke that
+        // promise would send a body its peer cannot decode (a typed error
+        // there), never bytes of another length than the message's.
         Ok(Self {
-            parts: [rest, run, after],
+            rest,
+            at,
+            run: Some(Box::new(Run(value))),
         })
     }
 
@@ -102,52 +121,57 @@ impl Message {
         let mut buf = vec![0; value.encoded_len()];
         let n = value.encode(&mut buf)?;
         buf.truncate(n);
-        Ok(Self::whole(Bytes::from(buf)))
+        Ok(Self::whole(buf))
     }
 
-    /// The message in one buffer (no copy for a message made by
-    /// [`whole`](Self::whole) from a buffer it alone holds).
-    pub fn into_vec(self) -> Vec<u8> {
-        let [first, run, after] = self.parts;
-        if run.is_empty() && after.is_empty() {
-            return Vec::from(first);
-        }
-        let mut v = Vec::with_capacity(self_len(&[&first, &run, &after]));
-        for part in [first, run, after] {
-            v.extend_from_slice(&part);
-        }
-        v
+    /// The three parts as slices: before the run, the run (empty if none),
+    /// after it.
+    fn slices(&self) -> [&[u8]; 3] {
+        let (before, after) = self
+            .rest
+            .split_at_checked(self.at)
+            .unwrap_or((&self.rest, &[]));
+        let run = self.run.as_deref().map_or(&[][..], |r| r.as_ref());
+        [before, run, after]
+    }
+
+    /// The non-empty parts, in order; the peer receives their
+    /// concatenation.
+    pub fn parts(&self) -> impl Iterator<Item = &[u8]> {
+        self.slices().into_iter().filter(|p| !p.is_empty())
     }
 
     /// The message's length in bytes.
     pub fn len(&self) -> usize {
-        let [first, run, after] = &self.parts;
-        self_len(&[first, run, after])
+        self.slices()
+            .iter()
+            .fold(0usize, |n, p| n.saturating_add(p.len()))
     }
 
     /// Whether the message has no bytes.
     pub fn is_empty(&self) -> bool {
-        self.parts.iter().all(Bytes::is_empty)
+        self.slices().iter().all(|p| p.is_empty())
     }
 
-    /// The non-empty parts, in order.
-    pub fn parts(&self) -> impl Iterator<Item = &Bytes> {
-        self.parts.iter().filter(|p| !p.is_empty())
-    }
-
-    /// Up to `max` bytes from offset `at`, within one part (a chunk never
-    /// spans two parts, so each chunk's payload is one slice); empty at the
-    /// end or if `max` is 0.
-    pub fn piece(&self, at: usize, max: usize) -> Bytes {
-        let mut at = at;
-        for part in &self.parts {
-            if at < part.len() {
-                let end = part.len().min(at.saturating_add(max));
-                return part.slice(at..end);
-            }
-            at = at.saturating_sub(part.len());
+    /// The message in one buffer (no copy for a message made by
+    /// [`whole`](Self::whole)).
+    pub fn into_vec(self) -> Vec<u8> {
+        if self.run.is_none() {
+            return self.rest;
         }
-        Bytes::new()
+        let mut v = Vec::with_capacity(self.len());
+        for part in self.slices() {
+            v.extend_from_slice(part);
+        }
+        v
+    }
+
+    /// Takes the message apart for a transport: the encoding without the
+    /// run, where the run goes in it, and the value that holds the run
+    /// (whose `as_ref()` is the run). A transport keeps the owner alive
+    /// until the run is written (`bytes::Bytes::from_owner` does that).
+    pub fn into_parts(self) -> (Vec<u8>, usize, Option<RunOwner>) {
+        (self.rest, self.at, self.run)
     }
 }
 
@@ -163,7 +187,7 @@ impl Encode for Message {
             needed: len,
             available,
         })?;
-        for part in &self.parts {
+        for part in self.slices() {
             let (dst, rest) = out
                 .split_at_mut_checked(part.len())
                 .ok_or(EncodeError::LengthMismatch)?;
@@ -172,10 +196,4 @@ impl Encode for Message {
         }
         Ok(len)
     }
-}
-
-/// The total length of `parts` (saturating: parts that are in memory
-/// cannot overflow it).
-fn self_len(parts: &[&Bytes; 3]) -> usize {
-    parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()))
 }

@@ -22,7 +22,7 @@ pub use self::no_alloc::{Sink, Source};
 pub use compose::Either;
 pub use error::{CallError, ErrorText};
 #[cfg(feature = "alloc")]
-pub use message::Message;
+pub use message::{Message, RunOwner};
 #[cfg(feature = "alloc")]
 pub use stream::{
     encode_stream, BoxFuture, ByteStream, DecodeResult, Sink, SinkBackend, Source, SourceBackend,

@@ -12,6 +12,7 @@ use zerowire::Encode;
 
 use super::handlers::Answer;
 use super::Driver;
+use crate::outbound::Outbound;
 use crate::peer::{Context, Counters, OutCall};
 use crate::runtime::{Runtime, Socket as _};
 use zerowire::rpc::Message;
@@ -19,7 +20,7 @@ use zerowire::rpc::Message;
 /// An encoded message on its way out in chunks.
 pub(super) struct Upload {
     channel: Channel,
-    body: Message,
+    body: Outbound,
     sent: usize,
     /// The last chunk ends the channel's stream (arguments, a final
     /// result); not for a stream item.
@@ -31,7 +32,7 @@ impl Upload {
     pub(super) fn item(channel: Channel, body: Message) -> Self {
         Self {
             channel,
-            body,
+            body: body.into(),
             sent: 0,
             end: false,
         }
@@ -106,7 +107,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         if let Some((id, body)) = self.open_call(c, now)? {
             self.uploads.push_back(Upload {
                 channel: Channel::Out(id),
-                body,
+                body: body.into(),
                 sent: 0,
                 end: true,
             });
@@ -128,7 +129,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
         }
         self.uploads.push_back(Upload {
             channel: Channel::In(call),
-            body: Message::encode(reply).unwrap_or_default(),
+            body: Message::encode(reply).unwrap_or_default().into(),
             sent: 0,
             end: true,
         });
