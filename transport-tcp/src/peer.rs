@@ -410,13 +410,13 @@ impl Shared {
         (Arc::new(shared), rx)
     }
 
-    /// Why the connection ended; `TransportClosed` if it is still open
-    /// (a handle only asks once its driver is gone).
     /// A fresh token for a call or a stream.
     pub(crate) fn token(&self) -> u64 {
         self.next_token.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Why the connection ended; `TransportClosed` if it is still open
+    /// (a handle only asks once its driver is gone).
     pub(crate) fn close_reason(&self) -> CloseReason {
         match *self.phase.borrow() {
             Phase::Closed(r) => r,
