@@ -87,6 +87,29 @@ async fn two_megabytes_sum() {
     assert_eq!(r.expect("timed out"), Ok(2 << 20));
 }
 
+/// An `async fn` handler whose arguments are large enough to be decoded
+/// through `Runtime::blocking` (1 MiB and up), on both tokio flavors:
+/// `block_in_place` on the multi-thread runtime, in place on a
+/// current-thread one (where `block_in_place` would panic).
+async fn large_async_echo() {
+    let addr = serve(config(64 << 20)).await;
+    let store = StoreClient::new(connect(addr, (), config(64 << 20)).await.unwrap());
+    let data = pattern(3 << 20, 7);
+    let r = tokio::time::timeout(Duration::from_secs(10), store.echo(data.clone())).await;
+    assert_eq!(r.expect("timed out"), Ok(data));
+    assert_eq!(store.small(1).await, Ok(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_async_arguments_on_a_multi_thread_runtime() {
+    large_async_echo().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn large_async_arguments_on_a_current_thread_runtime() {
+    large_async_echo().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tens_of_megabytes_both_ways_beside_small_calls() {
     let addr = serve(config(64 << 20)).await;

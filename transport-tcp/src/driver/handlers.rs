@@ -111,6 +111,10 @@ fn keep<F: Future + Send + 'static>(spare: &mut Spare, b: Pin<Box<F>>) {
     }
 }
 
+/// Reassembled arguments from this size on are decoded through
+/// [`Runtime::blocking`].
+const HEAVY_ARGS: usize = 1 << 20;
+
 /// Starts an async handler: polls it once in place and returns its answer
 /// if it finished; otherwise moves it to a task of its own, which sends the
 /// answer to the driver when it is done.
@@ -126,6 +130,10 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
     // task, not on the connection's (the small calls on the connection
     // keep moving), and their `Bytes` values share the buffer.
     let shared = body.is_owned();
+    // Decoding arguments this large (a `Vec<u8>` is one copy of them, page
+    // faults included: about 40 ms for 64 MiB) must not hold up the tasks
+    // queued behind the handler on its thread.
+    let heavy = shared && body.as_slice().len() >= HEAVY_ARGS;
     let fut = run_call(
         p.service.clone(),
         cx.clone(),
@@ -146,7 +154,18 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
         _ => {
             let done = p.done_tx.clone();
             Err(p.rt.spawn(async move {
-                let answer = handler.await;
+                let mut handler = handler;
+                let answer = if heavy {
+                    // The first poll decodes the arguments.
+                    let first =
+                        poll_fn(|cx| Poll::Ready(R::blocking(|| handler.as_mut().poll(cx)))).await;
+                    match first {
+                        Poll::Ready(answer) => answer,
+                        Poll::Pending => handler.await,
+                    }
+                } else {
+                    handler.await
+                };
                 let _ = done.send(Done { call, answer });
             }))
         }

@@ -53,6 +53,12 @@ pub(crate) trait Runtime: Clone + Debug + Send + Sync + 'static {
     /// Waits for `d`.
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
 
+    /// Runs `f`, which may hold the thread for milliseconds, from a task:
+    /// the runtime first moves its other tasks queued on this thread to
+    /// another one where it can (tokio's multi-thread runtime); elsewhere
+    /// `f` just runs.
+    fn blocking<T>(f: impl FnOnce() -> T) -> T;
+
     /// What a [`crate::Peer`] keeps of the runtime.
     fn handle(&self) -> Handle;
 }

@@ -84,6 +84,12 @@ impl super::Runtime for Smol {
         smol::Timer::after(d).await;
     }
 
+    fn blocking<T>(f: impl FnOnce() -> T) -> T {
+        // smol's executors have no per-thread slot that others cannot take
+        // from; the work runs in place.
+        f()
+    }
+
     fn handle(&self) -> Handle {
         Handle::Smol
     }

@@ -57,6 +57,18 @@ impl super::Runtime for Tokio {
         tokio::time::sleep(d).await;
     }
 
+    fn blocking<T>(f: impl FnOnce() -> T) -> T {
+        // `block_in_place` hands this worker's queue (its LIFO slot too) to
+        // another thread; it panics on a current-thread runtime.
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi {
+            tokio::task::block_in_place(f)
+        } else {
+            f()
+        }
+    }
+
     fn handle(&self) -> Handle {
         Handle::Tokio(self.0.clone())
     }
