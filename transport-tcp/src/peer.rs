@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use zerowire::proto::{CloseReason, MethodDesc};
-use zerowire::rpc::{BlockingCaller, ByteStream, CallError, CallOptions, Caller, StreamCall};
+use zerowire::rpc::{
+    BlockingCaller, ByteStream, CallError, CallOptions, Caller, Message, StreamCall,
+};
 use zerowire::{Encode, FromView, Wire};
 
 use crate::runtime;
-use zerowire::rpc::Message;
 
 /// A handle to one connection: call the peer through it ([`Caller`],
 /// [`BlockingCaller`]), watch or close the connection.

@@ -159,6 +159,12 @@ fn slot_id(i: usize, parity: u64) -> u64 {
         .saturating_add(parity)
 }
 
+/// The slot a call id comes from (the inverse of [`slot_id`], either
+/// parity); `None` for ids 0 and 1, which no slot makes.
+pub(super) fn id_slot(id: u64) -> Option<usize> {
+    usize::try_from((id >> 1).checked_sub(1)?).ok()
+}
+
 /// Out slot of call id `id` for a side of `parity`.
 fn slot_index(id: u64, parity: u64) -> Option<usize> {
     if id < 2 || id % 2 != parity {
@@ -1371,7 +1377,7 @@ where
             .in_calls()
             .len()
             .min(usize::from(self.config.max_calls));
-        let i = usize::try_from((call_id >> 1).checked_sub(1)?).ok()?;
+        let i = id_slot(call_id)?;
         (i < slots).then_some(i)
     }
 

@@ -118,9 +118,8 @@ impl CallId {
     /// `2 * (slot + 1) + parity`): no two calls in flight share it, so a
     /// transport can keep per-call state in an array instead of a map.
     pub fn slot(&self) -> usize {
-        usize::try_from(self.id / 2)
-            .unwrap_or(usize::MAX)
-            .saturating_sub(1)
+        // This side's ids are never 0 or 1.
+        connection::id_slot(self.id).unwrap_or(0)
     }
 }
 

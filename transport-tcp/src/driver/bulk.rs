@@ -7,7 +7,7 @@
 //! (bounded by `max_message`).
 
 use zerowire::proto::{self, CallId, Channel, ErrorCode, IncomingCall, SendError};
-use zerowire::rpc::{CallError, Service};
+use zerowire::rpc::{CallError, Message, Service};
 use zerowire::Encode;
 
 use super::handlers::Answer;
@@ -15,7 +15,6 @@ use super::Driver;
 use crate::outbound::Outbound;
 use crate::peer::{Context, Counters, OutCall};
 use crate::runtime::{Runtime, Socket as _};
-use zerowire::rpc::Message;
 
 /// An encoded message on its way out in chunks.
 pub(super) struct Upload {
@@ -28,14 +27,20 @@ pub(super) struct Upload {
 }
 
 impl Upload {
-    /// A stream item too large for one frame.
-    pub(super) fn item(channel: Channel, body: Message) -> Self {
+    /// `body` on its way out on `channel`; `end`: its last chunk ends the
+    /// channel's stream.
+    fn new(channel: Channel, body: Message, end: bool) -> Self {
         Self {
             channel,
             body: body.into(),
             sent: 0,
-            end: false,
+            end,
         }
+    }
+
+    /// A stream item too large for one frame.
+    pub(super) fn item(channel: Channel, body: Message) -> Self {
+        Self::new(channel, body, false)
     }
 }
 
@@ -105,12 +110,8 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     /// queues the encoded arguments for chunked sending.
     pub(super) fn start_chunked(&mut self, c: OutCall, now: proto::Instant) -> Result<(), OutCall> {
         if let Some((id, body)) = self.open_call(c, now)? {
-            self.uploads.push_back(Upload {
-                channel: Channel::Out(id),
-                body: body.into(),
-                sent: 0,
-                end: true,
-            });
+            self.uploads
+                .push_back(Upload::new(Channel::Out(id), body, true));
         }
         Ok(())
     }
@@ -127,12 +128,9 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 .reply_error(call, ErrorCode::MessageTooLarge, text);
             return;
         }
-        self.uploads.push_back(Upload {
-            channel: Channel::In(call),
-            body: Message::encode(reply).unwrap_or_default().into(),
-            sent: 0,
-            end: true,
-        });
+        let body = Message::encode(reply).unwrap_or_default();
+        self.uploads
+            .push_back(Upload::new(Channel::In(call), body, true));
     }
 
     /// Queues the next chunk when the previous one is written: the uploads

@@ -142,7 +142,13 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
         streams,
         shared,
     );
-    let mut handler = reuse(p.spare, fut);
+    // A handler of reassembled arguments always moves to a task of its
+    // own: it leaves the spare allocation for the next small call.
+    let mut handler = if shared {
+        Box::pin(fut)
+    } else {
+        reuse(p.spare, fut)
+    };
     // A waker that does nothing is enough for the first poll: if the
     // handler waits, the task it moves to polls it again with its own.
     let mut first = std::task::Context::from_waker(std::task::Waker::noop());

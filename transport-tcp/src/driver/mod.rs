@@ -207,14 +207,14 @@ impl Started {
         }
     }
 
-    /// The started call of caller token `token` (a scan: only a caller
-    /// that gives up on its call asks).
-    fn find_token(&self, token: u64) -> Option<CallId> {
-        self.slots
-            .iter()
-            .flatten()
-            .find(|(_, p)| p.token == token)
-            .map(|(id, _)| *id)
+    /// Removes the started call of caller token `token` (a scan: only a
+    /// caller that gives up on its call asks); its id.
+    fn remove_token(&mut self, token: u64) -> Option<CallId> {
+        let e = self
+            .slots
+            .iter_mut()
+            .find(|e| e.as_ref().is_some_and(|(_, p)| p.token == token))?;
+        e.take().map(|(id, _)| id)
     }
 
     fn drain(&mut self) -> impl Iterator<Item = Pending> + '_ {

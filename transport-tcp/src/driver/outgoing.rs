@@ -28,8 +28,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 }
             }
             Command::Cancel(token) => {
-                if let Some(id) = self.calls.find_token(token) {
-                    self.calls.remove(id);
+                if let Some(id) = self.calls.remove_token(token) {
                     self.drop_streams(proto::Channel::Out(id), None);
                     self.conn.cancel(now, id);
                 } else if let Some(i) = self.queue.iter().position(|c| c.token == token) {
