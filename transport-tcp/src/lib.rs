@@ -127,6 +127,8 @@
 #[cfg(any(feature = "tokio", feature = "smol"))]
 mod driver;
 #[cfg(any(feature = "tokio", feature = "smol"))]
+mod inbox;
+#[cfg(any(feature = "tokio", feature = "smol"))]
 mod listener;
 #[cfg(any(feature = "tokio", feature = "smol"))]
 mod outbound;

@@ -138,21 +138,13 @@ fn start<R: Runtime, S: Service<Context>>(
     config: Config,
     role: Role,
 ) -> io::Result<(Arc<Shared>, impl Future<Output = ()> + Send + 'static)> {
-    let (shared, cmds) = Shared::new(
+    let shared = Shared::new(
         socket.peer_addr()?,
         socket.local_addr()?,
         config.default_deadline,
         rt.handle(),
     );
-    let driver = driver::run(
-        rt.clone(),
-        socket,
-        service,
-        config,
-        role,
-        shared.clone(),
-        cmds,
-    );
+    let driver = driver::run(rt.clone(), socket, service, config, role, shared.clone());
     Ok((shared, driver))
 }
 

@@ -11,6 +11,8 @@ use std::task::{ready, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::inbox::Inbox;
 use zerowire::proto::{CloseReason, MethodDesc};
 use zerowire::rpc::{
     BlockingCaller, ByteStream, CallError, CallOptions, Caller, Message, StreamCall,
@@ -100,7 +102,7 @@ pub(crate) enum Phase {
 
 /// The state a connection's handles and its driver share.
 pub(crate) struct Shared {
-    pub(crate) cmds: mpsc::UnboundedSender<Command>,
+    pub(crate) inbox: Inbox,
     pub(crate) phase: watch::Sender<Phase>,
     pub(crate) build: OnceLock<String>,
     pub(crate) peer_addr: SocketAddr,
@@ -327,7 +329,7 @@ impl<P: std::ops::Deref<Target = Shared>> CancelOnDrop<P> {
 impl<P: std::ops::Deref<Target = Shared>> Drop for CancelOnDrop<P> {
     fn drop(&mut self) {
         if self.armed {
-            let _ = self.shared.cmds.send(Command::Cancel(self.token));
+            let _ = self.shared.inbox.send(Command::Cancel(self.token));
         }
     }
 }
@@ -393,10 +395,9 @@ impl Shared {
         local_addr: SocketAddr,
         default_deadline: Option<Duration>,
         runtime: runtime::Handle,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Command>) {
-        let (cmds, rx) = mpsc::unbounded_channel();
+    ) -> Arc<Self> {
         let shared = Self {
-            cmds,
+            inbox: Inbox::default(),
             phase: watch::Sender::new(Phase::Handshaking),
             build: OnceLock::new(),
             peer_addr,
@@ -408,7 +409,7 @@ impl Shared {
             counters: Counters::default(),
             runtime,
         };
-        (Arc::new(shared), rx)
+        Arc::new(shared)
     }
 
     /// A fresh token for a call or a stream.
@@ -426,7 +427,7 @@ impl Shared {
     }
 
     pub(crate) fn send(&self, cmd: Command) -> Result<(), CallError> {
-        self.cmds
+        self.inbox
             .send(cmd)
             .map_err(|_| CallError::Disconnected(self.close_reason()))
     }
@@ -455,7 +456,7 @@ impl Peer {
     /// with [`CloseReason::Graceful`]. Calls made after this fail with
     /// `Disconnected`.
     pub fn close(&self) {
-        let _ = self.shared.cmds.send(Command::Close);
+        let _ = self.shared.inbox.send(Command::Close);
     }
 
     /// Waits until the connection has ended and tells why.
@@ -608,7 +609,7 @@ impl Clone for Peer {
 impl Drop for Peer {
     fn drop(&mut self) {
         if self.counted && self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let _ = self.shared.cmds.send(Command::Close);
+            let _ = self.shared.inbox.send(Command::Close);
         }
     }
 }
@@ -762,7 +763,7 @@ mod tests {
             .unwrap();
         let addr = SocketAddr::from(([127, 0, 0, 1], 1));
         let handle = runtime::Handle::Tokio(rt.handle().clone());
-        let (shared, _rx) = Shared::new(addr, addr, None, handle);
+        let shared = Shared::new(addr, addr, None, handle);
         (rt, shared)
     }
 

@@ -239,13 +239,12 @@ pub(crate) async fn run<R: Runtime, S: Service<Context>>(
     config: Config,
     role: Role,
     shared: Arc<Shared>,
-    cmds: mpsc::UnboundedReceiver<Command>,
 ) {
     // The served table lives in this future; the connection borrows it.
     let methods: Vec<MethodDesc> = (0..service.method_count())
         .map_while(|i| service.method(i).copied())
         .collect();
-    let mut driver = Driver::new(rt, socket, service, config, role, &methods, shared, cmds);
+    let mut driver = Driver::new(rt, socket, service, config, role, &methods, shared);
     poll_fn(|cx| driver.poll(cx)).await;
 }
 
@@ -258,7 +257,9 @@ struct Driver<'m, R: Runtime, S: Service<Context>> {
     /// When `timer` fires; `None` when unset or fired.
     timer_at: Option<proto::Instant>,
     shared: Arc<Shared>,
-    cmds: mpsc::UnboundedReceiver<Command>,
+    /// The commands taken from the inbox, handled one by one (kept for its
+    /// capacity).
+    cmds: Vec<Command>,
     service: Arc<S>,
     /// Handed to handlers; made when the peer's HELLO arrives.
     cx: Option<Arc<Context>>,
@@ -314,7 +315,6 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         role: Role,
         methods: &'m [MethodDesc],
         shared: Arc<Shared>,
-        cmds: mpsc::UnboundedReceiver<Command>,
     ) -> Self {
         let max_frame = usize::try_from(config.max_frame).unwrap_or(usize::MAX);
         let rx_len = max_frame.saturating_add(FRAME_SLACK);
@@ -346,7 +346,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             timer: R::Timer::default(),
             timer_at: None,
             shared,
-            cmds,
+            cmds: Vec::new(),
             service,
             cx: None,
             done_tx,
@@ -480,15 +480,14 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
 
     fn poll_commands(&mut self, cx: &mut TaskCx<'_>, now: proto::Instant) -> bool {
         let mut any = false;
-        while self.closed.is_none() {
-            match self.cmds.poll_recv(cx) {
-                Poll::Ready(Some(cmd)) => {
-                    any = true;
-                    self.on_command(cmd, now);
-                }
-                Poll::Ready(None) | Poll::Pending => break,
+        let mut cmds = std::mem::take(&mut self.cmds);
+        while self.closed.is_none() && self.shared.inbox.poll_take(cx, &mut cmds).is_ready() {
+            any = true;
+            for cmd in cmds.drain(..) {
+                self.on_command(cmd, now);
             }
         }
+        self.cmds = cmds;
         any
     }
 
@@ -736,8 +735,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
         }
         // Handles see the reason in `phase` from now on; commands already
         // sent fail here.
-        self.cmds.close();
-        while let Ok(cmd) = self.cmds.try_recv() {
+        for cmd in self.shared.inbox.close() {
             match cmd {
                 Command::Call(c) => {
                     c.call.complete(Err(error));
@@ -819,5 +817,8 @@ impl<R: Runtime, S: Service<Context>> Drop for Driver<'_, R, S> {
                 true
             }
         });
+        // Commands sent from now on fail; those queued drop here, and
+        // their callers see the connection gone.
+        drop(self.shared.inbox.close());
     }
 }
