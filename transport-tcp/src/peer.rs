@@ -6,18 +6,19 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{ready, Poll};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::inbox::Inbox;
 use zerowire::proto::{CloseReason, MethodDesc};
+use zerowire::rpc::ErrorText;
 use zerowire::rpc::{
     BlockingCaller, ByteStream, CallError, CallOptions, Caller, Message, StreamCall,
 };
-use zerowire::{Encode, FromView, Wire};
+use zerowire::{Encode, EncodeError, FromView, Wire};
 
 use crate::runtime;
 
@@ -167,7 +168,7 @@ pub(crate) struct OutCall {
     pub(crate) token: u64,
     pub(crate) method: &'static MethodDesc,
     pub(crate) deadline: Option<Instant>,
-    pub(crate) call: Box<dyn Outgoing>,
+    pub(crate) call: CallHandle,
     /// For a streaming method: the request stream and where the reply
     /// stream's items go.
     pub(crate) stream: Option<OutStream>,
@@ -189,32 +190,143 @@ pub(crate) struct OutNote {
     pub(crate) done: oneshot::Sender<Result<(), CallError>>,
 }
 
-/// A call's arguments and the way back to its caller, with the argument
-/// and result types erased: one allocation per call.
-pub(crate) trait Outgoing: Send {
-    /// The arguments, until [`started`](Self::started).
-    fn args(&self) -> Option<&dyn Encode>;
-    /// Large arguments the caller's task encoded already (taken once).
-    fn take_encoded(&mut self) -> Option<Message> {
-        None
+/// Encoded arguments up to this many bytes travel inside the command
+/// (no allocation for them).
+const INLINE: usize = 32;
+
+/// Arguments above this size are encoded by the caller's task with their
+/// largest byte string left where it is, and a result reassembled from
+/// chunks is decoded there: the connection's task does no per-byte work
+/// for large messages besides the socket copies, so the small calls on the
+/// connection do not wait behind it.
+const LARGE: usize = 64 * 1024;
+
+/// A call's arguments, encoded by the caller's task, and the way back to
+/// the caller. The only allocation of a small call is its reply cell.
+pub(crate) struct CallHandle {
+    args: Args,
+    /// `None` once answered; dropped unanswered, it tells the caller the
+    /// call is lost (the connection is gone).
+    reply: Option<Arc<dyn Reply>>,
+}
+
+/// Encoded arguments on their way into the send buffer.
+enum Args {
+    /// In the send buffer already (or handed over for chunked sending).
+    Sent,
+    Inline(Inline),
+    /// Longer ones (boxed: a command stays small); above [`LARGE`] the
+    /// largest byte string is still the caller's (see [`Message::encode`]).
+    Message(Box<Message>),
+}
+
+/// Short encoded arguments, stored in place.
+struct Inline {
+    len: u8,
+    bytes: [u8; INLINE],
+}
+
+impl Encode for Inline {
+    fn encoded_len(&self) -> usize {
+        usize::from(self.len)
     }
-    /// The arguments are encoded into the send buffer: drop them.
-    fn started(&mut self);
+
+    fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let src = self.bytes.get(..self.encoded_len()).unwrap_or_default();
+        let available = buf.len();
+        let dst = buf
+            .get_mut(..src.len())
+            .ok_or(EncodeError::BufferTooSmall {
+                needed: src.len(),
+                available,
+            })?;
+        dst.copy_from_slice(src);
+        Ok(src.len())
+    }
+}
+
+impl CallHandle {
+    /// Encodes `args` for the call whose result `reply` takes.
+    fn new<A: Wire + Send + 'static>(args: A, reply: Arc<dyn Reply>) -> Result<Self, CallError> {
+        let failed = |_| CallError::Internal(ErrorText::new("the arguments did not encode"));
+        let len = Wire::encoded_len(&args);
+        let args = if len <= INLINE {
+            let mut bytes = [0; INLINE];
+            let n = Wire::encode(&args, &mut bytes).map_err(failed)?;
+            Args::Inline(Inline {
+                len: u8::try_from(n).unwrap_or(0),
+                bytes,
+            })
+        } else if len > LARGE {
+            Args::Message(Box::new(Message::encode(args).map_err(failed)?))
+        } else {
+            Args::Message(Box::new(Message::copied(&args).map_err(failed)?))
+        };
+        Ok(Self {
+            args,
+            reply: Some(reply),
+        })
+    }
+
+    /// The encoded arguments, until [`started`](Self::started).
+    pub(crate) fn args(&self) -> Option<&dyn Encode> {
+        match &self.args {
+            Args::Sent => None,
+            Args::Inline(a) => Some(a),
+            Args::Message(m) => Some(&**m),
+        }
+    }
+
+    /// Arguments held as a [`Message`] (taken once), for chunked sending.
+    pub(crate) fn take_encoded(&mut self) -> Option<Message> {
+        match std::mem::replace(&mut self.args, Args::Sent) {
+            Args::Message(m) => Some(*m),
+            other => {
+                self.args = other;
+                None
+            }
+        }
+    }
+
+    /// The arguments are in the send buffer: drop them.
+    pub(crate) fn started(&mut self) {
+        self.args = Args::Sent;
+    }
+
     /// Decodes the reply (in the driver, straight from the receive buffer)
     /// and hands the result to the caller. True if it handed over a
     /// decoded value that counts in [`Shared::unclaimed`] (the driver
     /// counted it before the call, see [`Shared::deliver`]).
-    fn complete(self: Box<Self>, result: Result<&[u8], CallError>) -> bool;
-    /// Decodes a reply reassembled from chunks: `Bytes` values in it share
-    /// `body` instead of copying it.
-    fn complete_owned(self: Box<Self>, body: Vec<u8>);
+    pub(crate) fn complete(mut self, result: Result<&[u8], CallError>) -> bool {
+        self.reply.take().is_some_and(|r| r.complete(result))
+    }
+
+    /// Hands over a reply reassembled from chunks, for the caller's task
+    /// to decode (`Bytes` values in it share `body` instead of copying it).
+    pub(crate) fn complete_owned(mut self, body: Vec<u8>) {
+        if let Some(r) = self.reply.take() {
+            r.complete_owned(body);
+        }
+    }
 }
 
-/// Arguments above this size are encoded by the caller's task, and a
-/// result reassembled from chunks is decoded there: the connection's task
-/// does no per-byte work for large messages besides the socket copies, so
-/// the small calls on the connection do not wait behind it.
-const LARGE: usize = 64 * 1024;
+impl Drop for CallHandle {
+    fn drop(&mut self) {
+        if let Some(r) = self.reply.take() {
+            r.abandon();
+        }
+    }
+}
+
+/// Where a call's result goes, with the result type erased.
+pub(crate) trait Reply: Send + Sync {
+    /// See [`CallHandle::complete`].
+    fn complete(&self, result: Result<&[u8], CallError>) -> bool;
+    /// See [`CallHandle::complete_owned`].
+    fn complete_owned(&self, body: Vec<u8>);
+    /// No result will come: the call was dropped unanswered.
+    fn abandon(&self);
+}
 
 /// A reply as the driver hands it to the caller's task.
 enum Received<R> {
@@ -224,75 +336,126 @@ enum Received<R> {
     Encoded(Vec<u8>),
 }
 
-struct Typed<A, R> {
-    args: Option<A>,
-    /// Arguments encoded by the caller's task.
-    pre: Option<Message>,
-    reply: oneshot::Sender<Result<Received<R>, CallError>>,
+/// A plain call's result, shared by the driver (which fills it) and the
+/// caller's [`Claim`] (which takes it).
+struct ReplyCell<R> {
+    state: Mutex<ReplyState<R>>,
 }
 
-impl<A, R> Outgoing for Typed<A, R>
+struct ReplyState<R> {
+    result: Option<Result<Received<R>, CallError>>,
+    /// The caller's task while it waits.
+    waker: Option<Waker>,
+    /// The caller gave up: a result that comes is dropped.
+    gone: bool,
+    /// No result will come.
+    abandoned: bool,
+}
+
+impl<R> ReplyCell<R> {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(ReplyState {
+                result: None,
+                waker: None,
+                gone: false,
+                abandoned: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ReplyState<R>> {
+        // The state stays valid if a panic poisoned the lock.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores the result and wakes the caller; false if the caller is gone.
+    fn put(&self, result: Result<Received<R>, CallError>) -> bool {
+        let waker = {
+            let mut s = self.lock();
+            if s.gone {
+                return false;
+            }
+            s.result = Some(result);
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
+    }
+}
+
+impl<R> Reply for ReplyCell<R>
 where
-    A: Wire + Send,
     R: for<'de> FromView<'de> + Send,
 {
-    fn args(&self) -> Option<&dyn Encode> {
-        match &self.pre {
-            Some(pre) => Some(pre),
-            None => self.args.as_ref().map(|a| a as &dyn Encode),
-        }
-    }
-
-    fn take_encoded(&mut self) -> Option<Message> {
-        self.pre.take()
-    }
-
-    fn started(&mut self) {
-        self.args = None;
-        self.pre = None;
-    }
-
-    fn complete(self: Box<Self>, result: Result<&[u8], CallError>) -> bool {
-        if self.reply.is_closed() {
-            return false;
-        }
+    fn complete(&self, result: Result<&[u8], CallError>) -> bool {
         let result = result.and_then(|body| {
             R::decode(body)
                 .map(Received::Value)
                 .map_err(CallError::BadResponse)
         });
         let value = matches!(result, Ok(Received::Value(_)));
-        self.reply.send(result).is_ok() && value
+        self.put(result) && value
     }
 
-    fn complete_owned(self: Box<Self>, body: Vec<u8>) {
-        let _ = self.reply.send(Ok(Received::Encoded(body)));
+    fn complete_owned(&self, body: Vec<u8>) {
+        self.put(Ok(Received::Encoded(body)));
+    }
+
+    fn abandon(&self) {
+        let waker = {
+            let mut s = self.lock();
+            s.abandoned = true;
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 }
 
 /// A streaming call's final result, kept encoded (the generated client
 /// decodes it).
-struct RawReply<A> {
-    args: Option<A>,
-    reply: oneshot::Sender<Result<Vec<u8>, CallError>>,
+struct RawReply {
+    tx: Mutex<Option<RawSender>>,
 }
 
-impl<A: Wire + Send> Outgoing for RawReply<A> {
-    fn args(&self) -> Option<&dyn Encode> {
-        self.args.as_ref().map(|a| a as &dyn Encode)
-    }
+/// Where [`RawReply`] sends the encoded result.
+type RawSender = oneshot::Sender<Result<Vec<u8>, CallError>>;
 
-    fn started(&mut self) {
-        self.args = None;
+impl RawReply {
+    fn send(&self, result: Result<Vec<u8>, CallError>) {
+        let tx = self
+            .tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(tx) = tx {
+            let _ = tx.send(result);
+        }
     }
+}
 
-    fn complete(self: Box<Self>, result: Result<&[u8], CallError>) -> bool {
-        let _ = self.reply.send(result.map(<[u8]>::to_vec));
+impl Reply for RawReply {
+    fn complete(&self, result: Result<&[u8], CallError>) -> bool {
+        self.send(result.map(<[u8]>::to_vec));
         false
     }
 
-    fn complete_owned(self: Box<Self>, body: Vec<u8>) {
-        let _ = self.reply.send(Ok(body));
+    fn complete_owned(&self, body: Vec<u8>) {
+        self.send(Ok(body));
+    }
+
+    fn abandon(&self) {
+        // The dropped sender tells the receiver.
+        drop(
+            self.tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
     }
 }
 
@@ -306,13 +469,14 @@ struct CancelOnDrop<P: std::ops::Deref<Target = Shared>> {
 }
 
 impl<P: std::ops::Deref<Target = Shared>> CancelOnDrop<P> {
-    /// Waits for the result until `deadline`. The guard stays armed if the
-    /// deadline passes first (the callee is told to stop), and disarms
-    /// once the result is in.
+    /// Waits for the result (`None`: the call was lost with its
+    /// connection) until `deadline`. The guard stays armed if the deadline
+    /// passes first (the callee is told to stop), and disarms once the
+    /// result is in.
     async fn wait<T>(
         &mut self,
         deadline: Option<Instant>,
-        rx: impl Future<Output = Result<Result<T, CallError>, oneshot::error::RecvError>>,
+        rx: impl Future<Output = Option<Result<T, CallError>>>,
     ) -> Result<T, CallError> {
         let result = match deadline {
             Some(at) => match self.shared.runtime.timeout_at(at, rx).await {
@@ -322,7 +486,7 @@ impl<P: std::ops::Deref<Target = Shared>> CancelOnDrop<P> {
             None => rx.await,
         };
         self.armed = false;
-        result.unwrap_or_else(|_| Err(CallError::Disconnected(self.shared.close_reason())))
+        result.unwrap_or_else(|| Err(CallError::Disconnected(self.shared.close_reason())))
     }
 }
 
@@ -338,7 +502,7 @@ impl<P: std::ops::Deref<Target = Shared>> Drop for CancelOnDrop<P> {
 /// [`Shared::unclaimed`] when the caller takes it, or when the caller gives
 /// up on a reply that had arrived.
 struct Claim<'a, R> {
-    rx: oneshot::Receiver<Result<Received<R>, CallError>>,
+    cell: Arc<ReplyCell<R>>,
     shared: &'a Shared,
     taken: bool,
 }
@@ -352,15 +516,27 @@ impl<R> Claim<'_, R> {
 }
 
 impl<R> Future for Claim<'_, R> {
-    type Output = Result<Result<Received<R>, CallError>, oneshot::error::RecvError>;
+    type Output = Option<Result<Received<R>, CallError>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
-        let out = ready!(Pin::new(&mut self.rx).poll(cx));
+        let result = {
+            let mut s = self.cell.lock();
+            match s.result.take() {
+                Some(r) => Some(r),
+                None if s.abandoned => None,
+                None => {
+                    if !s.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        s.waker = Some(cx.waker().clone());
+                    }
+                    return Poll::Pending;
+                }
+            }
+        };
         self.taken = true;
-        if let Ok(reply) = &out {
+        if let Some(reply) = &result {
             self.claimed(reply);
         }
-        Poll::Ready(out)
+        Poll::Ready(result)
     }
 }
 
@@ -369,10 +545,14 @@ impl<R> Drop for Claim<'_, R> {
         if self.taken {
             return;
         }
-        // No value can arrive after `close`; one that came before is
+        // No value is stored after `gone`; one that came before is
         // counted out here.
-        self.rx.close();
-        if let Ok(reply) = self.rx.try_recv() {
+        let result = {
+            let mut s = self.cell.lock();
+            s.gone = true;
+            s.result.take()
+        };
+        if let Some(reply) = result {
             self.claimed(&reply);
         }
     }
@@ -382,7 +562,7 @@ impl Shared {
     /// Hands a decoded reply to its caller (the driver's
     /// [`Event::Reply`](zerowire::proto::Event::Reply) path), counting it in
     /// [`unclaimed`](Self::unclaimed) until the caller takes it.
-    pub(crate) fn deliver(&self, call: Box<dyn Outgoing>, body: &[u8]) {
+    pub(crate) fn deliver(&self, call: CallHandle, body: &[u8]) {
         // Counted first, so the caller's count-out never comes before it.
         self.unclaimed.fetch_add(1, Ordering::Relaxed);
         if !call.complete(Ok(body)) {
@@ -531,19 +711,9 @@ impl Peer {
         R: for<'de> FromView<'de> + Send + 'static,
     {
         let shared = &*self.shared;
-        let (tx, rx) = oneshot::channel();
+        let cell = Arc::new(ReplyCell::<R>::new());
+        let call = CallHandle::new(args, cell.clone())?;
         let token = shared.token();
-        let (args, pre) = if args.encoded_len() > LARGE {
-            // Its largest byte string stays where it is, in `args`.
-            let message = Message::encode(args).map_err(|_| {
-                CallError::Internal(zerowire::rpc::ErrorText::new(
-                    "the arguments did not encode",
-                ))
-            })?;
-            (None, Some(message))
-        } else {
-            (Some(args), None)
-        };
         let deadline = options
             .timeout
             .or(shared.default_deadline)
@@ -552,11 +722,7 @@ impl Peer {
             token,
             method,
             deadline,
-            call: Box::new(Typed {
-                args,
-                pre,
-                reply: tx,
-            }),
+            call,
             stream: None,
         }))?;
         let mut guard = CancelOnDrop {
@@ -567,7 +733,7 @@ impl Peer {
         // The driver enforces the deadline of a started call; this timer
         // also covers the time a call waits for a free call slot.
         let rx = Claim {
-            rx,
+            cell,
             shared,
             taken: false,
         };
@@ -684,19 +850,21 @@ impl Caller for Peer {
             .timeout
             .or(shared.default_deadline)
             .and_then(|t| Instant::now().checked_add(t));
-        let sent = shared.send(Command::Call(OutCall {
-            token,
-            method,
-            deadline,
-            call: Box::new(RawReply {
-                args: Some(args),
-                reply: tx,
-            }),
-            stream: Some(OutStream {
-                input,
-                items: items_tx,
-            }),
-        }));
+        let reply = Arc::new(RawReply {
+            tx: Mutex::new(Some(tx)),
+        });
+        let sent = CallHandle::new(args, reply).and_then(|call| {
+            shared.send(Command::Call(OutCall {
+                token,
+                method,
+                deadline,
+                call,
+                stream: Some(OutStream {
+                    input,
+                    items: items_tx,
+                }),
+            }))
+        });
         if let Err(e) = sent {
             return StreamCall::failed(e);
         }
@@ -709,7 +877,7 @@ impl Caller for Peer {
         let peer = self.clone();
         let result = async move {
             let _peer = peer;
-            guard.wait(deadline, rx).await
+            guard.wait(deadline, async { rx.await.ok() }).await
         };
         StreamCall {
             items: Box::new(crate::stream::ItemSource::new(
@@ -767,20 +935,16 @@ mod tests {
         (rt, shared)
     }
 
-    /// A plain call's reply channel, as `call_inner` makes it.
-    fn call(shared: &Shared) -> (Box<dyn Outgoing>, Claim<'_, u32>) {
-        let (tx, rx) = oneshot::channel();
-        let typed = Typed::<(u32,), u32> {
-            args: Some((1,)),
-            pre: None,
-            reply: tx,
-        };
+    /// A plain call's handle and reply, as `call_inner` makes them.
+    fn call(shared: &Shared) -> (CallHandle, Claim<'_, u32>) {
+        let cell = Arc::new(ReplyCell::<u32>::new());
+        let handle = CallHandle::new((1u32,), cell.clone()).unwrap();
         let claim = Claim {
-            rx,
+            cell,
             shared,
             taken: false,
         };
-        (Box::new(typed), claim)
+        (handle, claim)
     }
 
     fn unclaimed(shared: &Shared) -> usize {
@@ -817,6 +981,58 @@ mod tests {
         shared.deliver(out, &[1]);
         assert_eq!(unclaimed(&shared), 0);
         drop(claim);
+        assert_eq!(unclaimed(&shared), 0);
+    }
+
+    fn encoded(handle: &CallHandle) -> Vec<u8> {
+        let args = handle.args().unwrap();
+        let mut buf = vec![0; args.encoded_len()];
+        assert_eq!(args.encode(&mut buf).unwrap(), buf.len());
+        buf
+    }
+
+    #[test]
+    fn arguments_of_every_size_encode_as_their_wire_form() {
+        // 4 bytes of length prefix plus the contents: both sides of each
+        // limit between inline, copied and left in place.
+        let sizes = [
+            0,
+            INLINE - 4,
+            INLINE - 3,
+            1000,
+            LARGE - 4,
+            LARGE - 3,
+            3 * LARGE,
+        ];
+        for n in sizes {
+            let value = (vec![7u8; n],);
+            let wire = value.encode_to_vec();
+            let cell = Arc::new(ReplyCell::<u32>::new());
+            let mut handle = CallHandle::new(value, cell).unwrap();
+            assert_eq!(encoded(&handle), wire, "{n} bytes");
+            let inline = matches!(handle.args, Args::Inline(_));
+            assert_eq!(inline, wire.len() <= INLINE, "{n} bytes");
+            // Chunked sending takes a `Message`; inline ones are copied.
+            match handle.take_encoded() {
+                Some(m) => assert_eq!(m.into_vec(), wire),
+                None => assert!(inline),
+            }
+            handle.started();
+            assert!(handle.args().is_none());
+        }
+    }
+
+    #[test]
+    fn a_call_dropped_unanswered_ends_its_caller_s_wait() {
+        let (rt, shared) = shared();
+        let (handle, claim) = call(&shared);
+        let mut claim = std::pin::pin!(claim);
+        // The caller waits (its waker is stored), then the call is lost.
+        assert!(rt
+            .block_on(async { futures::poll!(claim.as_mut()) })
+            .is_pending());
+        drop(handle);
+        assert!(rt.block_on(claim).is_none());
         assert_eq!(unclaimed(&shared), 0);
     }
 }

@@ -23,7 +23,7 @@ use zerowire::proto::{
 use zerowire::rpc::{CallError, ErrorText, Service};
 
 use self::handlers::{handle_note, serve_call, Done};
-use crate::peer::{Command, Context, Counters, OutCall, OutNote, Outgoing, Peer, Phase, Shared};
+use crate::peer::{CallHandle, Command, Context, Counters, OutCall, OutNote, Peer, Phase, Shared};
 use crate::runtime::{Runtime, Socket as _, Task as _, Timer as _};
 
 /// Calls (and notifications) a connection keeps waiting while the peer's
@@ -228,7 +228,7 @@ impl Started {
 struct Pending {
     token: u64,
     method: &'static MethodDesc,
-    call: Box<dyn Outgoing>,
+    call: CallHandle,
 }
 
 /// Drives one connection until it has closed and flushed its last bytes.
