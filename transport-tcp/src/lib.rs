@@ -44,9 +44,11 @@
 //! # How a connection runs
 //!
 //! One driver task per connection owns the socket (`TCP_NODELAY`) and the
-//! state machine. Calls reach it over a channel; it encodes them straight
-//! into its send buffer and decodes replies straight from its receive
-//! buffer. On every wake-up it takes in everything ready (calls, handler
+//! state machine. The caller's task encodes a call's arguments and queues
+//! the call for the driver (a vector under a mutex, which the driver
+//! empties in one go); the driver copies them into its send buffer and
+//! decodes the reply straight from its receive buffer into the call's
+//! reply cell, the call's one allocation. On every wake-up it takes in everything ready (calls, handler
 //! results, received bytes) and then writes all frames queued since its
 //! previous write with **one** `write`: a lone call leaves at once, with no
 //! timer or Nagle-style delay, and under load many calls share a system
