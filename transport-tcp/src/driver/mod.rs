@@ -39,6 +39,9 @@ pub const QUEUE_LIMIT: usize = 1024;
 const DEFER_MAX: usize = 256;
 /// Passes of the driver loop before it yields to other tasks.
 const PASSES: usize = 32;
+
+/// Batches of commands the driver takes from the inbox in one pass.
+const COMMAND_BATCHES: usize = 16;
 /// Time a closed connection may take to flush its last frames (GOAWAY).
 const LINGER: Duration = Duration::from_secs(2);
 /// Method declarations kept each way (the protocol's limit).
@@ -481,7 +484,14 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
     fn poll_commands(&mut self, cx: &mut TaskCx<'_>, now: proto::Instant) -> bool {
         let mut any = false;
         let mut cmds = std::mem::take(&mut self.cmds);
-        while self.closed.is_none() && self.shared.inbox.poll_take(cx, &mut cmds).is_ready() {
+        // A bounded number of batches per pass: callers on other threads
+        // can refill the inbox as fast as it empties (a notification's
+        // sender moves on once the driver took it), and the socket must
+        // still get its turn. A pass that took commands runs again.
+        for _ in 0..COMMAND_BATCHES {
+            if self.closed.is_some() || self.shared.inbox.poll_take(cx, &mut cmds).is_pending() {
+                break;
+            }
             any = true;
             for cmd in cmds.drain(..) {
                 self.on_command(cmd, now);
