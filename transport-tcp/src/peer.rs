@@ -11,15 +11,13 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
-
-use crate::inbox::Inbox;
 use zerowire::proto::{CloseReason, MethodDesc};
-use zerowire::rpc::ErrorText;
 use zerowire::rpc::{
-    BlockingCaller, ByteStream, CallError, CallOptions, Caller, Message, StreamCall,
+    BlockingCaller, ByteStream, CallError, CallOptions, Caller, ErrorText, Message, StreamCall,
 };
 use zerowire::{Encode, EncodeError, FromView, Wire};
 
+use crate::inbox::Inbox;
 use crate::runtime;
 
 /// A handle to one connection: call the peer through it ([`Caller`],
@@ -369,20 +367,30 @@ impl<R> ReplyCell<R> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stores the result and wakes the caller; false if the caller is gone.
-    fn put(&self, result: Result<Received<R>, CallError>) -> bool {
+    /// Applies `f` to the state and, if it returns true, wakes the caller
+    /// (outside the lock); returns what `f` returned.
+    fn settle(&self, f: impl FnOnce(&mut ReplyState<R>) -> bool) -> bool {
         let waker = {
             let mut s = self.lock();
-            if s.gone {
+            if !f(&mut s) {
                 return false;
             }
-            s.result = Some(result);
             s.waker.take()
         };
         if let Some(w) = waker {
             w.wake();
         }
         true
+    }
+
+    /// Stores the result and wakes the caller; false if the caller is gone.
+    fn put(&self, result: Result<Received<R>, CallError>) -> bool {
+        self.settle(|s| {
+            if !s.gone {
+                s.result = Some(result);
+            }
+            !s.gone
+        })
     }
 }
 
@@ -405,14 +413,10 @@ where
     }
 
     fn abandon(&self) {
-        let waker = {
-            let mut s = self.lock();
+        self.settle(|s| {
             s.abandoned = true;
-            s.waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
+            true
+        });
     }
 }
 
@@ -426,13 +430,16 @@ struct RawReply {
 type RawSender = oneshot::Sender<Result<Vec<u8>, CallError>>;
 
 impl RawReply {
-    fn send(&self, result: Result<Vec<u8>, CallError>) {
-        let tx = self
-            .tx
+    /// The sender, the first time (a call is answered once).
+    fn take(&self) -> Option<RawSender> {
+        self.tx
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(tx) = tx {
+            .take()
+    }
+
+    fn send(&self, result: Result<Vec<u8>, CallError>) {
+        if let Some(tx) = self.take() {
             let _ = tx.send(result);
         }
     }
@@ -450,12 +457,7 @@ impl Reply for RawReply {
 
     fn abandon(&self) {
         // The dropped sender tells the receiver.
-        drop(
-            self.tx
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        drop(self.take());
     }
 }
 

@@ -39,7 +39,6 @@ pub const QUEUE_LIMIT: usize = 1024;
 const DEFER_MAX: usize = 256;
 /// Passes of the driver loop before it yields to other tasks.
 const PASSES: usize = 32;
-
 /// Batches of commands the driver takes from the inbox in one pass.
 const COMMAND_BATCHES: usize = 16;
 /// Time a closed connection may take to flush its last frames (GOAWAY).
