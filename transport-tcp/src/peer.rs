@@ -59,6 +59,10 @@ pub struct Stats {
     /// items handed to the application and not taken yet, plus the item
     /// being reassembled. Bounded by `initial_credit` + one item.
     pub max_stream_backlog: u64,
+    /// Large messages (stream items, chunked arguments or results)
+    /// reassembled in the buffer of an earlier stream item that the
+    /// application had dropped, instead of a fresh allocation.
+    pub buffers_reused: u64,
 }
 
 /// What a handler learns about its caller: `Service<Context>` handlers that
@@ -133,6 +137,7 @@ pub(crate) struct Counters {
     pub(crate) calls_served: AtomicU64,
     pub(crate) max_send_pending: AtomicU64,
     pub(crate) max_stream_backlog: AtomicU64,
+    pub(crate) buffers_reused: AtomicU64,
 }
 
 impl Counters {
@@ -697,6 +702,7 @@ impl Peer {
             calls_served: get(&c.calls_served),
             max_send_pending: get(&c.max_send_pending),
             max_stream_backlog: get(&c.max_stream_backlog),
+            buffers_reused: get(&c.buffers_reused),
         }
     }
 

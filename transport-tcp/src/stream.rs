@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use zerowire::rpc::{BoxFuture, CallError, Message, SinkBackend, SourceBackend};
 
 use crate::peer::{Command, Shared};
 
 /// One received stream item, or the error that ended the stream.
-pub(crate) type Item = Result<Vec<u8>, CallError>;
+pub(crate) type Item = Result<Bytes, CallError>;
 
 /// Items the driver has received for one stream. Taking one tells the
 /// driver ([`Command::Took`]), which then gives the item's bytes back to
@@ -30,7 +31,15 @@ impl ItemSource {
 }
 
 impl SourceBackend for ItemSource {
-    fn poll_next(&mut self, cx: &mut TaskCx<'_>) -> Poll<Option<Item>> {
+    /// The item as a vector: a copy when the driver keeps its buffer for
+    /// recycling ([`Source`](zerowire::rpc::Source) takes
+    /// [`poll_next_shared`](Self::poll_next_shared), which never copies).
+    fn poll_next(&mut self, cx: &mut TaskCx<'_>) -> Poll<Option<Result<Vec<u8>, CallError>>> {
+        self.poll_next_shared(cx)
+            .map(|item| item.map(|bytes| bytes.map(Vec::from)))
+    }
+
+    fn poll_next_shared(&mut self, cx: &mut TaskCx<'_>) -> Poll<Option<Item>> {
         let item = std::task::ready!(self.rx.poll_recv(cx));
         if let Some(Ok(bytes)) = &item {
             // Fails only when the connection is gone, which ends the

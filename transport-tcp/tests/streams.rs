@@ -296,6 +296,8 @@ pub trait Feed {
         size: u32,
         out: Sink<bytes::Bytes>,
     ) -> u64;
+    /// Streams `count` items of `size` bytes, item `k` filled with `k`.
+    async fn numbered(&self, count: u8, size: u32, out: Sink<bytes::Bytes>);
 }
 
 #[derive(Clone, Default)]
@@ -321,6 +323,65 @@ impl Feed for Feeder {
         *self.done_at.lock().unwrap() = Some(std::time::Instant::now());
         cx.peer().stats().max_send_pending
     }
+
+    async fn numbered(&self, count: u8, size: u32, mut out: Sink<bytes::Bytes>) {
+        for k in 0..count {
+            let item = bytes::Bytes::from(vec![k; size as usize]);
+            if out.send(item).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Large received items are reassembled in the buffers of earlier items
+/// the application has dropped, and never in one it still holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_items_buffers_are_used_again_held_ones_never() {
+    const SIZE: u32 = 256 << 10;
+    const COUNT: u8 = 40;
+    let listener = Listener::bind("127.0.0.1:0", Config::default())
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(listener.serve(|| FeedService::new(Feeder::default())));
+    let peer = connect(addr, (), Config::default()).await.unwrap();
+    let client = FeedClient::new(peer.clone());
+    within(async {
+        // Each item dropped before the next is taken.
+        let mut items = client.numbered(COUNT, SIZE);
+        let mut k = 0;
+        while let Some(item) = items.next().await {
+            let item = item.unwrap();
+            assert_eq!(item.len(), SIZE as usize);
+            assert!(item.iter().all(|&b| b == k), "item {k}");
+            k += 1;
+        }
+        assert_eq!(k, COUNT);
+        let reused = peer.stats().buffers_reused;
+        // The first items come before any is dropped; after that nearly
+        // every item finds a free buffer (the driver reassembles the next
+        // while the application still holds the last).
+        assert!(
+            reused >= u64::from(COUNT) / 2,
+            "{reused} of {COUNT} buffers used again"
+        );
+
+        // Every item held until the end: none is overwritten.
+        let held: Vec<bytes::Bytes> = client
+            .numbered(COUNT, SIZE)
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        for (k, item) in held.iter().enumerate() {
+            assert!(item.iter().all(|&b| usize::from(b) == k), "item {k}");
+        }
+        // Only the free buffers the first stream left behind (the driver
+        // keeps at most 8) were used again.
+        let again = peer.stats().buffers_reused - reused;
+        assert!(again <= 8, "{again} buffers used again while all held");
+    })
+    .await;
 }
 
 /// Issue 4, point 3 over TCP: 64 MiB streamed to a consumer that takes an

@@ -49,6 +49,21 @@ pub trait SourceBackend: Send {
     /// item if it ended with an error (then `None`). Taking a message gives
     /// its bytes back to the sender's credit.
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Vec<u8>, CallError>>>;
+
+    /// As [`poll_next`](Self::poll_next), the message in a shared buffer:
+    /// what [`Source`] uses when `zerowire` has `bytes`. A transport that
+    /// recycles its receive buffers hands them out here and keeps a
+    /// handle, so it can see when the application has dropped a message
+    /// (and every `Bytes` value decoded from it) and fill the buffer
+    /// again. The default wraps `poll_next`'s vector without a copy.
+    #[cfg(feature = "bytes")]
+    fn poll_next_shared(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<bytes::Bytes, CallError>>> {
+        self.poll_next(cx)
+            .map(|item| item.map(|bytes| bytes.map(bytes::Bytes::from)))
+    }
 }
 
 /// The backends a transport hands to a streaming handler
@@ -152,11 +167,19 @@ where
     /// Polls for the next item (the [`Stream`] method, without pinning).
     pub fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, CallError>>> {
         let reply = self.reply;
-        self.backend.poll_next(cx).map(|item| {
+        #[cfg(feature = "bytes")]
+        let next = self.backend.poll_next_shared(cx);
+        #[cfg(not(feature = "bytes"))]
+        let next = self.backend.poll_next(cx);
+        next.map(|item| {
             item.map(|bytes| {
                 bytes.and_then(|b| {
                     // `Bytes` fields share the item's buffer.
-                    crate::wire::decode_owned::<T>(b).map_err(|e| {
+                    #[cfg(feature = "bytes")]
+                    let decoded = crate::wire::decode_shared::<T>(&b);
+                    #[cfg(not(feature = "bytes"))]
+                    let decoded = crate::wire::decode_owned::<T>(b);
+                    decoded.map_err(|e| {
                         if reply {
                             CallError::BadResponse(e)
                         } else {

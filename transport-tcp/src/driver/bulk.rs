@@ -11,6 +11,7 @@ use zerowire::rpc::{CallError, Message, Service};
 use zerowire::Encode;
 
 use super::handlers::Answer;
+use super::recycle::Recycler;
 use super::Driver;
 use crate::outbound::Outbound;
 use crate::peer::{Context, Counters, OutCall};
@@ -198,6 +199,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     /// reports the piece's bytes as consumed.
     pub(super) fn store_piece(
         inbound: &mut std::collections::HashMap<Channel, Inbound>,
+        recycler: &mut Recycler,
         channel: Channel,
         data: proto::Data<'_>,
     ) -> Option<Vec<u8>> {
@@ -207,10 +209,11 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
             method: None,
         });
         if data.first {
-            // The core checked `total` against this side's `max_message`;
-            // zeroed pages cost nothing until written.
+            // The core checked `total` against this side's `max_message`.
+            // A recycled buffer holds an earlier message's bytes: only the
+            // `filled` part is ever handed out.
             let total = usize::try_from(data.total.unwrap_or(0)).unwrap_or(0);
-            entry.buf = vec![0; total];
+            entry.buf = recycler.take(total);
             entry.filled = 0;
         }
         let end = entry.filled + data.bytes.len();

@@ -6,6 +6,7 @@
 mod bulk;
 mod handlers;
 mod outgoing;
+mod recycle;
 mod streams;
 
 use std::collections::{HashMap, VecDeque};
@@ -286,6 +287,8 @@ struct Driver<'m, R: Runtime, S: Service<Context>> {
     splice: Bytes,
     /// Large messages coming in, by call.
     inbound: HashMap<Channel, bulk::Inbound>,
+    /// Buffers of large stream items, used again once dropped.
+    recycler: recycle::Recycler,
     /// Streams received, by channel.
     streams_in: HashMap<Channel, streams::StreamIn>,
     /// Streams sent, by channel.
@@ -363,6 +366,7 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
             uploads: VecDeque::new(),
             splice: Bytes::new(),
             inbound: HashMap::new(),
+            recycler: recycle::Recycler::default(),
             streams_in: HashMap::new(),
             streams_out: HashMap::new(),
             stream_tokens: HashMap::new(),
@@ -575,7 +579,11 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                 Event::Data { channel, data } => {
                     let n = data.bytes.len();
                     let end_of_stream = data.end_of_stream;
-                    let whole = Self::store_piece(&mut self.inbound, channel, data);
+                    let whole =
+                        Self::store_piece(&mut self.inbound, &mut self.recycler, channel, data);
+                    if whole.is_some() {
+                        Counters::max(&self.shared.counters.buffers_reused, self.recycler.reused);
+                    }
                     self.credit(channel, n);
                     match (channel, whole) {
                         // An item of a request stream (the message an

@@ -239,6 +239,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     pub(super) fn push_item(&mut self, channel: Channel, body: Vec<u8>) {
         if let Some(s) = self.streams_in.get_mut(&channel) {
             let n = body.len();
+            let body = self.recycler.share(body);
             if s.tx.send(Ok(body)).is_ok() {
                 s.queued += 1;
                 s.queued_bytes += n;
