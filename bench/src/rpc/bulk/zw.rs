@@ -191,9 +191,9 @@ impl Meter for ZwSent {
     }
 }
 
-/// `max_chunk` of the big-chunk row (default: 64 KiB).
+/// `max_chunk` of the big-chunk row (default: 256 KiB).
 pub const BIG_CHUNK: u32 = 1 << 20;
-/// `initial_credit` of the big-chunk row (default: 256 KiB).
+/// `initial_credit` of the big-chunk row (default: 1 MiB).
 pub const BIG_CREDIT: u32 = 4 << 20;
 
 /// The bulk configuration: the defaults with `max_message` raised to
