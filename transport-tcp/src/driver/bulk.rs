@@ -22,10 +22,19 @@ pub(super) struct Upload {
     channel: Channel,
     body: Outbound,
     sent: usize,
+    /// Bytes sent in its current turn (see [`TURN`]).
+    turn: usize,
     /// The last chunk ends the channel's stream (arguments, a final
     /// result); not for a stream item.
     end: bool,
 }
+
+/// Bytes an upload sends before the next one takes its turn. Large
+/// messages up to this size go one after the other, each finished before
+/// the next begins (the receiver has one buffer filling instead of many,
+/// and the first call is answered first); larger ones share the
+/// connection, no message waiting for more than this much of another.
+const TURN: usize = 1024 * 1024;
 
 impl Upload {
     /// `body` on its way out on `channel`; `end`: its last chunk ends the
@@ -35,6 +44,7 @@ impl Upload {
             channel,
             body: body.into(),
             sent: 0,
+            turn: 0,
             end,
         }
     }
@@ -135,7 +145,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     }
 
     /// Queues the next chunk when the previous one is written: the uploads
-    /// take turns, one chunk each.
+    /// take turns of [`TURN`] bytes.
     pub(super) fn pump_uploads(&mut self) {
         let mut tries = self.uploads.len();
         while tries > 0 && !self.conn.bulk_pending() {
@@ -153,6 +163,7 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 if !self.conn.is_live(up.channel) {
                     continue;
                 }
+                up.turn = 0;
                 self.uploads.push_back(up);
                 continue;
             }
@@ -165,11 +176,17 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
                 Ok(()) => {
                     self.splice = piece;
                     up.sent += n;
-                    if !last {
+                    up.turn += n;
+                    if last {
+                        if let Some(out) = self.streams_out.get_mut(&up.channel) {
+                            // The stream's next message may go.
+                            out.busy = false;
+                        }
+                    } else if up.turn < TURN {
+                        self.uploads.push_front(up);
+                    } else {
+                        up.turn = 0;
                         self.uploads.push_back(up);
-                    } else if let Some(out) = self.streams_out.get_mut(&up.channel) {
-                        // The stream's next message may go.
-                        out.busy = false;
                     }
                 }
                 Err(SendError::Backpressure | SendError::NoCredit) => {
