@@ -60,7 +60,7 @@ pub struct Stats {
     /// being reassembled. Bounded by `initial_credit` + one item.
     pub max_stream_backlog: u64,
     /// Large messages (stream items, chunked arguments or results)
-    /// reassembled in the buffer of an earlier stream item that the
+    /// reassembled in the buffer of an earlier item or arguments the
     /// application had dropped, instead of a fresh allocation.
     pub buffers_reused: u64,
 }

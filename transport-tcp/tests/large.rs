@@ -26,6 +26,8 @@ pub trait Store {
     /// Takes two large byte strings: their lengths, their checksums, and
     /// the distance between their first bytes in memory.
     async fn take_pair(&self, a: bytes::Bytes, b: bytes::Bytes) -> (u64, u64, u64);
+    /// This side's `Stats::buffers_reused`.
+    async fn reused(&self, cx: &zerowire_tcp::Context) -> u64;
 }
 
 struct Shop;
@@ -62,6 +64,9 @@ impl Store for Shop {
         let a = pattern(len as usize, 1);
         let b = pattern(len as usize, 2);
         (a.into(), b.into())
+    }
+    async fn reused(&self, cx: &zerowire_tcp::Context) -> u64 {
+        cx.peer().stats().buffers_reused
     }
 }
 
@@ -231,4 +236,23 @@ async fn large_bytes_arguments_share_the_reassembly_buffer() {
         (len as u64..len as u64 + 16).contains(&gap),
         "the two arguments are not adjacent slices of one buffer (gap {gap})"
     );
+}
+
+/// Calls with large arguments, one after the other: each is reassembled in
+/// the buffer of the one before (its handler has dropped it by the time
+/// it answers), and each still reads its own bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_arguments_reuse_the_previous_call_s_buffer() {
+    let addr = serve(config(64 << 20)).await;
+    let store = StoreClient::new(connect(addr, (), config(64 << 20)).await.unwrap());
+    tokio::time::timeout(Duration::from_secs(20), async {
+        for seed in 0..10 {
+            let data = pattern(512 << 10, seed);
+            let want = data.iter().map(|&b| u64::from(b)).sum::<u64>();
+            assert_eq!(store.sum(data).await, Ok(want), "call {seed}");
+        }
+        assert_eq!(store.reused().await, Ok(9));
+    })
+    .await
+    .expect("timed out");
 }

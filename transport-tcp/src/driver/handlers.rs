@@ -43,8 +43,13 @@ pub(super) struct Done<R> {
 /// A handler's encoded arguments: up to [`Args::INLINE`] bytes inline (no
 /// allocation for a small call), else in a buffer of their own.
 pub(super) enum Args {
-    Inline { len: u8, buf: [u8; Args::INLINE] },
+    Inline {
+        len: u8,
+        buf: [u8; Args::INLINE],
+    },
     Heap(Vec<u8>),
+    /// Reassembled from chunks.
+    Shared(bytes::Bytes),
 }
 
 impl Args {
@@ -66,13 +71,15 @@ impl Args {
         match self {
             Self::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or_default(),
             Self::Heap(v) => v,
+            Self::Shared(b) => b,
         }
     }
 
-    fn into_vec(self) -> Vec<u8> {
+    fn into_bytes(self) -> bytes::Bytes {
         match self {
-            Self::Inline { .. } => self.as_slice().to_vec(),
-            Self::Heap(v) => v,
+            Self::Inline { .. } => bytes::Bytes::copy_from_slice(self.as_slice()),
+            Self::Heap(v) => bytes::Bytes::from(v),
+            Self::Shared(b) => b,
         }
     }
 }
@@ -208,7 +215,7 @@ async fn run_call<S: Service<Context>>(
         }
         // Reassembled arguments: `Bytes` values share the buffer.
         None if shared => {
-            let body = bytes::Bytes::from(body.into_vec());
+            let body = body.into_bytes();
             guarded(|| service.call_shared(&cx, method, &body), None).await
         }
         None => {

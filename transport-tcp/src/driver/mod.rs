@@ -143,10 +143,11 @@ fn dispatch<R: Runtime, S: Service<Context>>(
 }
 
 /// A call's encoded arguments: in the receive buffer, or reassembled from
-/// chunks (then an async handler takes the buffer instead of a copy).
+/// chunks (then the handler takes the buffer instead of a copy, and its
+/// `Bytes` values share it).
 pub(super) enum Body<'a> {
     Borrowed(&'a [u8]),
-    Owned(Vec<u8>),
+    Owned(Bytes),
 }
 
 impl Body<'_> {
@@ -166,7 +167,7 @@ impl Body<'_> {
     fn into_args(self) -> handlers::Args {
         match self {
             Self::Borrowed(b) => handlers::Args::copy(b),
-            Self::Owned(v) => handlers::Args::Heap(v),
+            Self::Owned(b) => handlers::Args::Shared(b),
         }
     }
 }
@@ -601,8 +602,10 @@ impl<'m, R: Runtime, S: Service<Context>> Driver<'m, R, S> {
                         // The arguments of a call opened with DATA.
                         (Channel::In(call), Some(body)) => {
                             if let Some(method) = self.take_method(channel) {
-                                let (served, plumbing) =
-                                    dispatch(parts!(self), call, method, Body::Owned(body));
+                                // Back to the recycler once the handler
+                                // has dropped the arguments.
+                                let body = Body::Owned(self.recycler.share(body));
+                                let (served, plumbing) = dispatch(parts!(self), call, method, body);
                                 self.after_dispatch(call, served, plumbing);
                             }
                         }

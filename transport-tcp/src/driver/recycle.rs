@@ -1,12 +1,14 @@
 //! Reassembly buffers used again: a stream of large items (camera frames,
-//! say) would otherwise take a fresh allocation per item, which costs a
-//! page fault per 4 KiB page or a zeroing pass for every item, and lands
-//! each item in memory that has left the cache.
+//! say) or a run of calls with large arguments would otherwise take a
+//! fresh allocation per message, which costs a page fault per 4 KiB page
+//! or a zeroing pass for every message, and lands each one in memory that
+//! has left the cache.
 //!
-//! The driver keeps a handle on the buffers of the last few stream items
-//! it handed out. Once the application has dropped an item (and every
-//! `Bytes` value decoded from it), the driver's handle is the only one
-//! left, and the next large message is reassembled in that buffer.
+//! The driver keeps a handle on the buffers of the last few large
+//! messages it handed out (stream items, a handler's arguments). Once the
+//! application has dropped the message (and every `Bytes` value decoded
+//! from it), the driver's handle is the only one left, and the next large
+//! message is reassembled in that buffer.
 
 use bytes::Bytes;
 
@@ -18,7 +20,7 @@ const MAX_KEPT: usize = 8;
 /// Bytes of buffer kept at most (in use by the application or free).
 const MAX_KEPT_BYTES: usize = 4 * 1024 * 1024;
 
-/// The buffers of recently handed-out stream items.
+/// The buffers of recently handed-out large messages.
 #[derive(Default)]
 pub(super) struct Recycler {
     /// Oldest first.
