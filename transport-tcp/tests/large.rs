@@ -93,7 +93,7 @@ async fn two_megabytes_sum() {
 }
 
 /// An `async fn` handler whose arguments are large enough to be decoded
-/// through `Runtime::blocking` (1 MiB and up), on both tokio flavors:
+/// through `Runtime::blocking` (2 MiB and up), on both tokio flavors:
 /// `block_in_place` on the multi-thread runtime, in place on a
 /// current-thread one (where `block_in_place` would panic).
 async fn large_async_echo() {
