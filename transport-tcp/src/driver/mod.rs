@@ -288,7 +288,7 @@ struct Driver<'m, R: Runtime, S: Service<Context>> {
     splice: Bytes,
     /// Large messages coming in, by call.
     inbound: HashMap<Channel, bulk::Inbound>,
-    /// Buffers of large stream items, used again once dropped.
+    /// Buffers of large received messages, used again once dropped.
     recycler: recycle::Recycler,
     /// Streams received, by channel.
     streams_in: HashMap<Channel, streams::StreamIn>,
