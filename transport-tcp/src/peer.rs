@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use zerowire::proto::{CloseReason, MethodDesc};
 use zerowire::rpc::{
@@ -306,10 +307,17 @@ impl CallHandle {
 
     /// Hands over a reply reassembled from chunks, for the caller's task
     /// to decode (`Bytes` values in it share `body` instead of copying it).
-    pub(crate) fn complete_owned(mut self, body: Vec<u8>) {
+    pub(crate) fn complete_owned(mut self, body: Bytes) {
         if let Some(r) = self.reply.take() {
             r.complete_owned(body);
         }
+    }
+
+    /// Whether the caller decodes a reassembled reply from shared bytes
+    /// (a plain call), so its buffer can go back to the driver's
+    /// recycler; a streaming call's result is taken as a vector.
+    pub(crate) fn decodes_shared(&self) -> bool {
+        self.reply.as_ref().is_some_and(|r| r.decodes_shared())
     }
 }
 
@@ -326,7 +334,9 @@ pub(crate) trait Reply: Send + Sync {
     /// See [`CallHandle::complete`].
     fn complete(&self, result: Result<&[u8], CallError>) -> bool;
     /// See [`CallHandle::complete_owned`].
-    fn complete_owned(&self, body: Vec<u8>);
+    fn complete_owned(&self, body: Bytes);
+    /// See [`CallHandle::decodes_shared`].
+    fn decodes_shared(&self) -> bool;
     /// No result will come: the call was dropped unanswered.
     fn abandon(&self);
 }
@@ -336,7 +346,7 @@ enum Received<R> {
     /// Decoded in the driver, straight from the receive buffer.
     Value(R),
     /// Reassembled from chunks; the caller's task decodes it.
-    Encoded(Vec<u8>),
+    Encoded(Bytes),
 }
 
 /// A plain call's result, shared by the driver (which fills it) and the
@@ -413,8 +423,12 @@ where
         self.put(result) && value
     }
 
-    fn complete_owned(&self, body: Vec<u8>) {
+    fn complete_owned(&self, body: Bytes) {
         self.put(Ok(Received::Encoded(body)));
+    }
+
+    fn decodes_shared(&self) -> bool {
+        true
     }
 
     fn abandon(&self) {
@@ -456,8 +470,14 @@ impl Reply for RawReply {
         false
     }
 
-    fn complete_owned(&self, body: Vec<u8>) {
-        self.send(Ok(body));
+    fn complete_owned(&self, body: Bytes) {
+        // Without a copy: the driver keeps no handle on a reply that
+        // [`decodes_shared`](Reply::decodes_shared) says is taken whole.
+        self.send(Ok(Vec::from(body)));
+    }
+
+    fn decodes_shared(&self) -> bool {
+        false
     }
 
     fn abandon(&self) {
@@ -750,7 +770,7 @@ impl Peer {
             Received::Value(r) => Ok(r),
             // `Bytes` values share the reassembled buffer.
             Received::Encoded(body) => {
-                zerowire::wire::decode_owned::<R>(body).map_err(CallError::BadResponse)
+                zerowire::wire::decode_shared::<R>(&body).map_err(CallError::BadResponse)
             }
         }
     }

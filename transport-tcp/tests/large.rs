@@ -256,3 +256,22 @@ async fn large_arguments_reuse_the_previous_call_s_buffer() {
     .await
     .expect("timed out");
 }
+
+/// Large results, one call after the other: the caller's side reassembles
+/// each in the buffer of the one before (decoded and dropped by then),
+/// and each result is its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_results_reuse_the_previous_call_s_buffer() {
+    let addr = serve(config(64 << 20)).await;
+    let peer = connect(addr, (), config(64 << 20)).await.unwrap();
+    let store = StoreClient::new(peer.clone());
+    tokio::time::timeout(Duration::from_secs(20), async {
+        for seed in 0..10 {
+            let got = store.make(512 << 10, seed).await;
+            assert_eq!(got, Ok(pattern(512 << 10, seed)), "call {seed}");
+        }
+    })
+    .await
+    .expect("timed out");
+    assert_eq!(peer.stats().buffers_reused, 9);
+}

@@ -298,6 +298,13 @@ impl<R: Runtime, S: Service<Context>> Driver<'_, R, S> {
     /// A chunked reply completed: decode it for the caller.
     pub(super) fn complete_chunked(&mut self, id: CallId, body: Vec<u8>) {
         if let Some(p) = self.calls.remove(id) {
+            // A plain call's result goes back to the recycler once the
+            // caller has dropped it.
+            let body = if p.call.decodes_shared() {
+                self.recycler.share(body)
+            } else {
+                bytes::Bytes::from(body)
+            };
             p.call.complete_owned(body);
         }
     }
