@@ -684,3 +684,95 @@ fn cancelling_an_opened_call_before_its_first_message_frees_it_locally() {
     drain(&mut p.b.conn, &mut sb);
     assert_eq!(sb.opened.len(), 1);
 }
+
+/// While the peer's small calls arrive beside a transfer, the receiver
+/// narrows the transfer's window to a quarter of `initial_credit` (for
+/// about 10 ms after the last one), so fewer of its bytes can queue ahead
+/// of the next call; alone, the transfer gets the whole window back. b
+/// streams 256 KiB to a with a 4 KiB window; a consumes at once.
+#[test]
+fn calls_beside_a_transfer_narrow_its_window_for_a_while() {
+    const WINDOW: usize = 4096;
+    let mut p = Pair::new(
+        || VecTables::new(8, 4),
+        config(WINDOW as u32, 1 << 20, 1 << 16),
+        config(WINDOW as u32, 1 << 20, 1 << 16),
+        4096,
+    );
+    p.handshake();
+    let sub = p.a.conn.open(p.now, &SUBSCRIBE, None).unwrap();
+    p.a.conn
+        .send_message(Channel::Out(sub), &1u32, true)
+        .unwrap();
+    p.flush();
+    let mut sb = Seen::default();
+    drain(&mut p.b.conn, &mut sb);
+    let ch = sb.opened[0].0;
+    let total = 256 * 1024;
+    let data = pattern(total, 9);
+    let mut sent = 0;
+    let mut sa = Seen::default();
+    // The most credit b had in each phase: (alone, beside calls once the
+    // window had narrowed, alone again).
+    let mut most = [0usize; 3];
+    let mut narrowed = false;
+    let mut steps = 0;
+    while sent < total {
+        steps += 1;
+        assert!(steps < 100_000, "stalled at {sent} of {total} bytes");
+        // 1 ms per step; b calls a every step from 64 KiB to 128 KiB.
+        p.now = p.now.saturating_add(std::time::Duration::from_millis(1));
+        let phase = match sent {
+            s if s < 64 * 1024 => 0,
+            s if s < 128 * 1024 => 1,
+            _ => 2,
+        };
+        if phase == 1 {
+            let _ = p.b.conn.call(p.now, &PING, &0u8, None);
+        }
+        let credit = p.b.conn.send_capacity(ch);
+        // Beside calls: once b's credit from before the calls is used up,
+        // it never again exceeds the narrow window.
+        if phase == 1 {
+            narrowed |= credit <= WINDOW / 4;
+        }
+        if phase != 1 || narrowed {
+            most[phase] = most[phase].max(credit);
+        }
+        let n = credit.min(total - sent);
+        if n > 0 {
+            let first = (sent == 0).then_some(total as u64);
+            p.b.conn
+                .send_chunk(ch, first, &data[sent..sent + n], false)
+                .unwrap();
+            sent += n;
+        }
+        let w = p.b.write(usize::MAX);
+        p.ba.extend_from_slice(&w);
+        let n = p.a.conn.handle_input(p.now, &p.ba);
+        p.ba.drain(..n);
+        drain(&mut p.a.conn, &mut sa);
+        for (ch, _, _) in std::mem::take(&mut sa.calls) {
+            let Channel::In(c) = ch else { unreachable!() };
+            p.a.conn.reply(c, &()).unwrap();
+        }
+        let w = p.a.write(usize::MAX);
+        p.ab.extend_from_slice(&w);
+        let n = p.b.conn.handle_input(p.now, &p.ab);
+        p.ab.drain(..n);
+        drain(&mut p.b.conn, &mut sb);
+    }
+    assert!(narrowed, "the window never narrowed beside the calls");
+    eprintln!(
+        "most credit: alone {}, beside calls {}, alone again {}",
+        most[0], most[1], most[2]
+    );
+    assert_eq!(most[0], WINDOW, "alone, the whole window");
+    assert!(
+        most[1] <= WINDOW / 4,
+        "beside calls: {} of {WINDOW}",
+        most[1]
+    );
+    assert_eq!(most[2], WINDOW, "alone again, the whole window");
+    assert_eq!(sa.messages[&Channel::Out(sub)], vec![data]);
+}

@@ -139,6 +139,11 @@ struct Inner<'s, Tx, T> {
     /// Some channel has consumed bytes waiting to be granted with CREDIT
     /// (the send buffer was full).
     credit_owed: bool,
+    /// Until when the peer's small calls and replies keep the receive
+    /// windows narrow: `last_rx` in units of 1,024 µs, wrapping (see
+    /// `stream::MIXED_FOR`). On a host only.
+    #[cfg(feature = "std")]
+    mixed_until: u16,
 }
 
 /// The fingerprint over a served method table, announced in HELLO.
@@ -233,6 +238,8 @@ where
             out_free_hint: 0,
             started: now,
             last_rx: now,
+            #[cfg(feature = "std")]
+            mixed_until: 0,
             ping_outstanding: false,
             goaway_sent: false,
             goaway_received: false,
@@ -1076,7 +1083,10 @@ where
                 method,
                 call_id,
                 body,
-            } => self.on_call(method, call_id, body),
+            } => {
+                self.mark_mixed();
+                self.on_call(method, call_id, body)
+            }
             Frame::Data {
                 flags,
                 call_id,
@@ -1300,6 +1310,8 @@ where
         if !flags.contains(DataFlags::FIN_STREAM) {
             return self.on_reply_item(flags, call_id, payload);
         }
+        // A reply in one frame: small traffic beside any transfer.
+        self.mark_mixed();
         let Some(slot) = slot_index(call_id, parity) else {
             self.fail(CloseReason::ProtocolViolation);
             return None;

@@ -124,27 +124,56 @@ fn live_flow<T: Tables>(tables: &mut T, parity: u64, channel: Channel) -> Option
     }
 }
 
+/// How long the peer's last call or one-frame reply keeps the receive
+/// windows narrow, in units of 1,024 µs (about 10 ms). While it does, a
+/// channel's window is a quarter of `initial_credit`: the transfer's bytes
+/// that can sit in the socket buffers ahead of a small call (and that the
+/// receiver must read through before it sees the call) stay a quarter of
+/// what they may be when the connection carries the transfer alone.
+///
+/// On a host (feature `std`) only: a microcontroller's windows are small
+/// to begin with, and its flash and RAM budgets have no room for it.
+#[cfg(feature = "std")]
+pub(super) const MIXED_FOR: u16 = 10;
+
+/// `at` in units of 1,024 µs, wrapping (every 67 s).
+#[cfg(feature = "std")]
+fn ticks(at: Instant) -> u16 {
+    (at.as_micros() >> 10) as u16
+}
+
 /// Sends CREDIT for `flow`'s consumed bytes once they reach `threshold`
-/// (and the peer may still send); false if the send buffer could not take
-/// the frame, so it is owed.
+/// (and the peer may still send), granting no more than lets the peer
+/// have `window` bytes allowed; false if the send buffer could not take
+/// the frame, so it is owed. Bytes not granted for the window stay in
+/// `flow.grant` for a later call.
 fn grant_due<B: AsRef<[u8]> + AsMut<[u8]>>(
     tx: &mut SendBuf<B>,
     call_id: u64,
     flow: &mut Flow,
-    threshold: u32,
+    (threshold, window): (u32, u32),
 ) -> bool {
-    if flow.grant < threshold || flow.recv_done {
+    #[cfg(feature = "std")]
+    let grant = flow.grant.min(window.saturating_sub(flow.recv_allowed));
+    // Without `std` the window is always `initial_credit`, which the
+    // peer's allowance plus the consumed bytes never exceed.
+    #[cfg(not(feature = "std"))]
+    let grant = {
+        let _ = window;
+        flow.grant
+    };
+    if grant < threshold || flow.recv_done {
         return true;
     }
-    let fields = [call_id, u64::from(flow.grant)];
+    let fields = [call_id, u64::from(grant)];
     if tx
         .append(|b| frame::encode_fields(b, frame::ty::CREDIT, &fields, &[]))
         .is_err()
     {
         return false;
     }
-    flow.recv_allowed = flow.recv_allowed.saturating_add(flow.grant);
-    flow.grant = 0;
+    flow.recv_allowed = flow.recv_allowed.saturating_add(grant);
+    flow.grant = flow.grant.saturating_sub(grant);
     true
 }
 
@@ -659,9 +688,35 @@ where
         }
     }
 
-    /// Consumed bytes worth a CREDIT frame: half the window.
-    fn grant_threshold(&self) -> u32 {
-        (self.config.initial_credit / 2).max(1)
+    /// Consumed bytes worth a CREDIT frame (half the window) and the
+    /// window: `initial_credit`, or on a host a quarter of it while the
+    /// peer's small calls or replies arrive beside transfers
+    /// (`MIXED_FOR`).
+    fn grant_threshold(&self) -> (u32, u32) {
+        let full = self.config.initial_credit;
+        #[cfg(feature = "std")]
+        let window = {
+            // Wrapping: `mixed_until` is ahead of now by at most MIXED_FOR.
+            let ahead = self.mixed_until.wrapping_sub(ticks(self.last_rx));
+            if ahead != 0 && ahead <= MIXED_FOR {
+                (full / 4).max(1)
+            } else {
+                full
+            }
+        };
+        #[cfg(not(feature = "std"))]
+        let window = full;
+        ((window / 2).max(1), window)
+    }
+
+    /// The peer's call or one-frame reply arrived: on a host, narrow the
+    /// windows for `MIXED_FOR`.
+    #[inline]
+    pub(super) fn mark_mixed(&mut self) {
+        #[cfg(feature = "std")]
+        {
+            self.mixed_until = ticks(self.last_rx).wrapping_add(MIXED_FOR);
+        }
     }
 
     /// Retries the CREDIT frames a full send buffer held back.
