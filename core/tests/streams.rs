@@ -132,6 +132,26 @@ impl<T: Tables> Pair<T> {
         self.ba.drain(..n);
     }
 
+    /// One round while b sends to a: b writes at most `b_max` bytes, a
+    /// takes them in, consumes all, answers every call with `()`, and
+    /// writes everything back, which b takes in.
+    fn relay_b_to_a(&mut self, b_max: usize, sa: &mut Seen, sb: &mut Seen) {
+        let w = self.b.write(b_max);
+        self.ba.extend_from_slice(&w);
+        let n = self.a.conn.handle_input(self.now, &self.ba);
+        self.ba.drain(..n);
+        drain(&mut self.a.conn, sa);
+        for (ch, _, _) in std::mem::take(&mut sa.calls) {
+            let Channel::In(c) = ch else { unreachable!() };
+            self.a.conn.reply(c, &()).unwrap();
+        }
+        let w = self.a.write(usize::MAX);
+        self.ab.extend_from_slice(&w);
+        let n = self.b.conn.handle_input(self.now, &self.ab);
+        self.ab.drain(..n);
+        drain(&mut self.b.conn, sb);
+    }
+
     fn handshake(&mut self) {
         self.flush();
         assert!(matches!(
@@ -441,20 +461,7 @@ fn small_calls_wait_behind_at_most_one_bulk_chunk() {
                 queued_at.push((p.b.wire.len(), id.wire_id()));
             }
         }
-        let w = p.b.write(1 + rng.below(1500) as usize);
-        p.ba.extend_from_slice(&w);
-        let n = p.a.conn.handle_input(p.now, &p.ba);
-        p.ba.drain(..n);
-        drain(&mut p.a.conn, &mut sa);
-        for (ch, _, _) in std::mem::take(&mut sa.calls) {
-            let Channel::In(c) = ch else { unreachable!() };
-            p.a.conn.reply(c, &()).unwrap();
-        }
-        let w = p.a.write(usize::MAX);
-        p.ab.extend_from_slice(&w);
-        let n = p.b.conn.handle_input(p.now, &p.ab);
-        p.ab.drain(..n);
-        drain(&mut p.b.conn, &mut sb);
+        p.relay_b_to_a(1 + rng.below(1500) as usize, &mut sa, &mut sb);
     }
     assert!(queued_at.len() >= 20, "too few calls: {}", queued_at.len());
     assert_eq!(sa.messages[&Channel::Out(sub)], vec![data]);
@@ -747,20 +754,7 @@ fn calls_beside_a_transfer_narrow_its_window_for_a_while() {
                 .unwrap();
             sent += n;
         }
-        let w = p.b.write(usize::MAX);
-        p.ba.extend_from_slice(&w);
-        let n = p.a.conn.handle_input(p.now, &p.ba);
-        p.ba.drain(..n);
-        drain(&mut p.a.conn, &mut sa);
-        for (ch, _, _) in std::mem::take(&mut sa.calls) {
-            let Channel::In(c) = ch else { unreachable!() };
-            p.a.conn.reply(c, &()).unwrap();
-        }
-        let w = p.a.write(usize::MAX);
-        p.ab.extend_from_slice(&w);
-        let n = p.b.conn.handle_input(p.now, &p.ab);
-        p.ab.drain(..n);
-        drain(&mut p.b.conn, &mut sb);
+        p.relay_b_to_a(usize::MAX, &mut sa, &mut sb);
     }
     assert!(narrowed, "the window never narrowed beside the calls");
     eprintln!(
