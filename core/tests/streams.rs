@@ -406,20 +406,11 @@ fn slow_consumer_bounds_memory_over_1000_windows() {
     );
 }
 
-/// Point 4: a small call queued while bulk chunks flow is written after at
-/// most one bulk chunk.
-#[test]
-fn small_calls_wait_behind_at_most_one_bulk_chunk() {
-    let mut p = Pair::new(
-        || VecTables::new(8, 4),
-        config(1 << 20, 1024, 4096),
-        config(1 << 20, 1024, 4096),
-        4096,
-    );
+/// Two connected sides with `cfg`, a subscribed to b's stream: the pair,
+/// a's call, b's channel to stream on, and what b has seen.
+fn b_streams_to_a(cfg: Config) -> (Pair<VecTables>, CallId, Channel, Seen) {
+    let mut p = Pair::new(|| VecTables::new(8, 4), cfg.clone(), cfg, 4096);
     p.handshake();
-    let mut rng = Rng(42);
-    // b streams to a (a subscribed), a copies and splices mixed; b calls
-    // a's `ping` at random moments.
     let sub = p.a.conn.open(p.now, &SUBSCRIBE, None).unwrap();
     p.a.conn
         .send_message(Channel::Out(sub), &1u32, true)
@@ -428,6 +419,17 @@ fn small_calls_wait_behind_at_most_one_bulk_chunk() {
     let mut sb = Seen::default();
     drain(&mut p.b.conn, &mut sb);
     let ch = sb.opened[0].0;
+    (p, sub, ch, sb)
+}
+
+/// Point 4: a small call queued while bulk chunks flow is written after at
+/// most one bulk chunk.
+#[test]
+fn small_calls_wait_behind_at_most_one_bulk_chunk() {
+    // b streams to a (a subscribed), a copies and splices mixed; b calls
+    // a's `ping` at random moments.
+    let (mut p, sub, ch, mut sb) = b_streams_to_a(config(1 << 20, 1024, 4096));
+    let mut rng = Rng(42);
     let total = 400 * 1024;
     let data = pattern(total, 3);
     let mut sent = 0;
@@ -700,21 +702,7 @@ fn cancelling_an_opened_call_before_its_first_message_frees_it_locally() {
 #[test]
 fn calls_beside_a_transfer_narrow_its_window_for_a_while() {
     const WINDOW: usize = 4096;
-    let mut p = Pair::new(
-        || VecTables::new(8, 4),
-        config(WINDOW as u32, 1 << 20, 1 << 16),
-        config(WINDOW as u32, 1 << 20, 1 << 16),
-        4096,
-    );
-    p.handshake();
-    let sub = p.a.conn.open(p.now, &SUBSCRIBE, None).unwrap();
-    p.a.conn
-        .send_message(Channel::Out(sub), &1u32, true)
-        .unwrap();
-    p.flush();
-    let mut sb = Seen::default();
-    drain(&mut p.b.conn, &mut sb);
-    let ch = sb.opened[0].0;
+    let (mut p, sub, ch, mut sb) = b_streams_to_a(config(WINDOW as u32, 1 << 20, 1 << 16));
     let total = 256 * 1024;
     let data = pattern(total, 9);
     let mut sent = 0;
