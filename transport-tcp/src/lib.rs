@@ -48,11 +48,12 @@
 //! the call for the driver (a vector under a mutex, which the driver
 //! empties in one go); the driver copies them into its send buffer and
 //! decodes the reply straight from its receive buffer into the call's
-//! reply cell, the call's one allocation. On every wake-up it takes in everything ready (calls, handler
-//! results, received bytes) and then writes all frames queued since its
-//! previous write with **one** `write`: a lone call leaves at once, with no
-//! timer or Nagle-style delay, and under load many calls share a system
-//! call ([`Peer::stats`] counts them).
+//! reply cell, the call's one allocation. On every wake-up it takes in
+//! everything ready (calls, handler results, received bytes) and then
+//! writes all frames queued since its previous write with **one** `write`:
+//! a lone call leaves at once, with no timer or Nagle-style delay, and
+//! under load many calls share a system call ([`Peer::stats`] counts
+//! them).
 //!
 //! An `async fn` handler is polled once on the connection's task; if it
 //! finishes there (most do) its answer goes out without a spawn, otherwise

@@ -1310,7 +1310,8 @@ where
         if !flags.contains(DataFlags::FIN_STREAM) {
             return self.on_reply_item(flags, call_id, payload);
         }
-        // A reply in one frame: small traffic beside any transfer.
+        // A final reply in one frame (or a reply stream's bare end):
+        // small traffic beside any transfer.
         self.mark_mixed();
         let Some(slot) = slot_index(call_id, parity) else {
             self.fail(CloseReason::ProtocolViolation);

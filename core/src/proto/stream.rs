@@ -676,7 +676,7 @@ where
         if self.is_closed() {
             return;
         }
-        let threshold = self.grant_threshold();
+        let threshold = self.grant_limits();
         let Some(flow) = live_flow(&mut self.tables, self.role.parity(), channel) else {
             return;
         };
@@ -692,7 +692,7 @@ where
     /// window: `initial_credit`, or on a host a quarter of it while the
     /// peer's small calls or replies arrive beside transfers
     /// (`MIXED_FOR`).
-    fn grant_threshold(&self) -> (u32, u32) {
+    fn grant_limits(&self) -> (u32, u32) {
         let full = self.config.initial_credit;
         #[cfg(feature = "std")]
         let window = {
@@ -724,7 +724,7 @@ where
         if !self.credit_owed || self.is_closed() {
             return;
         }
-        let threshold = self.grant_threshold();
+        let threshold = self.grant_limits();
         let parity = self.role.parity();
         let mut owed = false;
         for (i, s) in self.tables.out_calls().iter_mut().enumerate() {

@@ -74,14 +74,6 @@ impl Args {
             Self::Shared(b) => b,
         }
     }
-
-    fn into_bytes(self) -> bytes::Bytes {
-        match self {
-            Self::Inline { .. } => bytes::Bytes::copy_from_slice(self.as_slice()),
-            Self::Heap(v) => bytes::Bytes::from(v),
-            Self::Shared(b) => b,
-        }
-    }
 }
 
 /// The allocation of the last async handler that finished on its first
@@ -153,7 +145,6 @@ pub(super) fn serve_call<R: Runtime, S: Service<Context>>(
         method,
         body.into_args(),
         streams,
-        shared,
     );
     // A handler of reassembled arguments always moves to a task of its
     // own: it leaves the spare allocation for the next small call.
@@ -212,19 +203,17 @@ async fn run_call<S: Service<Context>>(
     method: u16,
     body: Args,
     streams: Option<Streams>,
-    shared: bool,
 ) -> Answer<S::Reply> {
-    let result = match streams {
-        Some(streams) => {
+    let result = match (streams, body) {
+        (Some(streams), body) => {
             let body = body.as_slice();
             guarded(|| service.call_streaming(&cx, method, body, streams), None).await
         }
         // Reassembled arguments: `Bytes` values share the buffer.
-        None if shared => {
-            let body = body.into_bytes();
+        (None, Args::Shared(body)) => {
             guarded(|| service.call_shared(&cx, method, &body), None).await
         }
-        None => {
+        (None, body) => {
             let body = body.as_slice();
             guarded(|| service.call(&cx, method, body), None).await
         }

@@ -6,10 +6,9 @@
 //!
 //! The driver keeps a handle on the buffers of the last few large
 //! messages it handed out (stream items, a handler's arguments, a call's
-//! result). Once the
-//! application has dropped the message (and every `Bytes` value decoded
-//! from it), the driver's handle is the only one left, and the next large
-//! message is reassembled in that buffer.
+//! result). Once the application has dropped the message (and every
+//! `Bytes` value decoded from it), the driver's handle is the only one
+//! left, and the next large message is reassembled in that buffer.
 
 use bytes::Bytes;
 
